@@ -1,0 +1,5 @@
+"""authsvc: a JWT authentication service for REST APIs and single-page apps."""
+
+from authsvc.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,1 @@
+"""HTTP layer: blueprints that parse, call one service, and shape the response."""

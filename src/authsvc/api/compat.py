@@ -1,0 +1,64 @@
+"""The section 1 endpoints: simplejwt- and Flask-JWT-Extended-compatible bodies, byte for byte."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_openapi3 import APIBlueprint, Tag
+
+from authsvc.api.deps import codec, db, hasher
+from authsvc.api.guard import current_identity
+from authsvc.api.render import json_response, token_response, user_records
+from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
+from authsvc.schemas import CompatDetail, Credentials, RefreshIn, RotatedPair, TokenPair, UserList
+from authsvc.services import auth, users
+
+bp = APIBlueprint("compat", __name__, abp_tags=[Tag(name="compat", description="Section 1 contract")])
+
+BAD_LOGIN = {"detail": "Invalid username or password"}
+MISSING_HEADER = {"msg": "Missing Authorization Header"}
+BAD_TOKEN = {"detail": "Invalid username or password."}
+BAD_REFRESH = {"detail": "Token is invalid or expired"}
+
+
+def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
+    response = json_response(body, 401)
+    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if token_presented else "Bearer"
+    return response
+
+
+@bp.post("/token/", responses={200: TokenPair, 401: CompatDetail})
+def obtain_pair(body: Credentials) -> Response:
+    """Sign in and get a refresh and an access token."""
+    try:
+        pair = auth.sign_in(
+            session=db(), hasher=hasher(), codec=codec(), username=body.username, password=body.password
+        )
+    except InvalidCredentials:
+        return unauthorized(BAD_LOGIN, token_presented=False)
+    return token_response(TokenPair(refresh=pair.refresh.token, access=pair.access.token))
+
+
+@bp.post("/token/refresh/", responses={200: RotatedPair, 401: CompatDetail})
+def refresh_pair(body: RefreshIn) -> Response:
+    """Rotate a refresh token: a new pair, the old refresh token spent."""
+    try:
+        pair = auth.refresh(session=db(), codec=codec(), token=body.refresh)
+    except TokenInvalid:
+        return unauthorized(BAD_REFRESH, token_presented=True)
+    return token_response(RotatedPair(access=pair.access.token, refresh=pair.refresh.token))
+
+
+@bp.get(
+    "/list/",
+    responses={200: UserList, 401: CompatDetail},
+    security=[{"bearer": []}],
+)
+def list_all() -> Response:
+    """Every user, ordered by id, for any signed-in user."""
+    try:
+        current_identity()
+    except TokenMissing:
+        return unauthorized(MISSING_HEADER, token_presented=False)
+    except TokenInvalid:
+        return unauthorized(BAD_TOKEN, token_presented=True)
+    return json_response(user_records(users.list_users(session=db())))

@@ -1,0 +1,43 @@
+"""What routes need from the app: the request's database session and the security primitives."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from sqlmodel import Session
+
+from authsvc.config import Settings
+from authsvc.db import get_session
+from authsvc.security import PasswordHasher, TokenCodec
+
+HASHER = "authsvc.hasher"
+CODEC = "authsvc.codec"
+SETTINGS = "authsvc.settings"
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions[SETTINGS] = settings
+    app.extensions[HASHER] = PasswordHasher(settings.bcrypt_rounds)
+    app.extensions[CODEC] = TokenCodec(
+        secret=settings.jwt_secret_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_lifetime=settings.access_lifetime,
+        refresh_lifetime=settings.refresh_lifetime,
+        leeway=settings.jwt_leeway,
+    )
+
+
+def db() -> Session:
+    return get_session()
+
+
+def hasher() -> PasswordHasher:
+    return current_app.extensions[HASHER]
+
+
+def codec() -> TokenCodec:
+    return current_app.extensions[CODEC]
+
+
+def settings() -> Settings:
+    return current_app.extensions[SETTINGS]

@@ -1,0 +1,117 @@
+"""The one place where domain exceptions and HTTP errors become API.md's JSON error shape."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from flask import Flask, Response, current_app
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from authsvc import exceptions as exc
+from authsvc.api.render import json_response
+
+log = logging.getLogger("authsvc")
+
+# status -> (code, sentence) for errors raised by Flask/werkzeug themselves
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("validation_error", "The request could not be understood."),
+    401: ("missing_token", "Authentication is required."),
+    403: ("forbidden", "You do not have permission to do this."),
+    404: ("not_found", "The requested URL was not found."),
+    405: ("method_not_allowed", "The method is not allowed for this URL."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "The request body must be JSON (Content-Type: application/json)."),
+    429: ("rate_limited", "Too many requests; slow down."),
+    503: ("database_unavailable", "The database is unavailable; try again shortly."),
+}
+
+DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
+    exc.InvalidCredentials: 401,
+    exc.TokenMissing: 401,
+    exc.TokenInvalid: 401,
+    exc.Forbidden: 403,
+    exc.NotFound: 404,
+    exc.UsernameTaken: 409,
+    exc.EmailTaken: 409,
+    exc.LastAdmin: 409,
+    exc.WeakPassword: 400,
+}
+
+
+def error_response(
+    status: int, code: str, detail: str, errors: list[dict[str, Any]] | None = None, **extra: str
+) -> Response:
+    body: dict[str, Any] = {"detail": detail, "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    return json_response({**body, **extra}, status)
+
+
+def validation_error_response(error: ValidationError) -> Response:
+    """flask-openapi3's hook: pydantic errors as 400 with ``errors``, never echoing the input."""
+    where = _location(error.title)
+    errors = [
+        {"loc": [where, *item["loc"]], "msg": item["msg"]}
+        for item in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
+    fields = ", ".join(".".join(str(part) for part in e["loc"][1:]) or where for e in errors)
+    return error_response(400, "validation_error", f"Invalid {where}: check {fields}.", errors)
+
+
+def _location(model_name: str) -> str:
+    # Request models are named by where they are read from: ...Query, ...Path, else the body.
+    if model_name.endswith("Query"):
+        return "query"
+    if model_name.endswith("Path"):
+        return "path"
+    return "body"
+
+
+def _handle_domain(error: exc.AuthError) -> Response:
+    status = next(s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls))
+    errors = None
+    if isinstance(error, exc.WeakPassword):
+        errors = [{"loc": ["body", error.field], "msg": error.detail}]
+    response = error_response(status, error.code, error.detail, errors)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _handle_http(error: HTTPException) -> Response:
+    status = error.code or 500
+    code, sentence = HTTP_ERRORS.get(status, ("internal_error", "The request failed."))
+    response = error_response(status, code, sentence)
+    headers = dict(error.get_headers())
+    for name in ("Allow", "Retry-After"):  # keep the headers that tell a client what to do next
+        if name in headers:
+            response.headers[name] = headers[name]
+    return response
+
+
+def _handle_database(error: DBAPIError) -> Response:
+    log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+    return error_response(503, *HTTP_ERRORS[503])
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    request_id = uuid.uuid4().hex
+    log.exception("unhandled error, request_id=%s", request_id)
+    detail = "Internal server error."
+    if current_app.debug:
+        detail = f"{detail} ({type(error).__name__})"
+    response = error_response(500, "internal_error", detail, request_id=request_id)
+    response.headers["X-Request-ID"] = request_id
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(exc.AuthError, _handle_domain)
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(OperationalError, _handle_database)
+    app.register_error_handler(InterfaceError, _handle_database)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,53 @@
+"""Checks a JSON body's media type and syntax before flask-openapi3 validates its fields.
+
+flask-openapi3 reads bodies with ``get_json(silent=True)``, which turns a form post or broken JSON
+into "field required"; clients deserve to be told 415 or "invalid JSON" instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import BadRequest
+
+from authsvc.api.errors import error_response
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _endpoints_with_body(app: Flask) -> frozenset[str]:
+    found = set()
+    for endpoint, view in app.view_functions.items():
+        func = getattr(view, "__wrapped__", None)
+        if func is not None and "body" in inspect.signature(func).parameters:
+            found.add(endpoint)
+    return frozenset(found)
+
+
+def init_app(app: Flask) -> None:
+    """Call after the blueprints are registered: it reads which views take a body."""
+    with_body = _endpoints_with_body(app)
+
+    @app.before_request
+    def check_json_body() -> Response | None:
+        if request.method not in BODY_METHODS or request.endpoint not in with_body:
+            return None
+        if not request.is_json:
+            return error_response(
+                415,
+                "unsupported_media_type",
+                "The request body must be JSON (Content-Type: application/json).",
+            )
+        try:
+            data = request.get_json()
+        except BadRequest:
+            return error_response(400, "invalid_json", "The request body is not valid JSON.")
+        if not isinstance(data, dict):
+            return error_response(
+                400,
+                "validation_error",
+                "The request body must be a JSON object.",
+                [{"loc": ["body"], "msg": "Input should be a JSON object"}],
+            )
+        return None

@@ -1,0 +1,136 @@
+"""Settings: read once from ``FLASK_*`` variables (and ``.env``), validated before anything starts.
+
+Values arrive as strings. Flask's ``from_prefixed_env`` would JSON-decode them, which turns a numeric
+secret into an int; so settings are validated from the raw strings and secrets stay strings.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PREFIX = "FLASK_"
+MIN_SECRET_BYTES = 32
+SECRET_FIELDS = ("jwt_secret_key", "secret_key")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+def default_instance_path() -> Path:
+    """``instance/`` at the project root: beside ``src/`` in a checkout, else the working directory."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file():
+        return root / "instance"
+    return Path.cwd() / "instance"
+
+
+class Settings(BaseModel):
+    """Every knob of API.md section 3, with its default."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    environment: Literal["development", "production", "testing"] = "development"
+    instance_path: Path = Field(default_factory=default_instance_path)
+    database_url: str = ""
+    jwt_secret_key: str = ""
+    secret_key: str = ""
+    jwt_access_token_expires: int = Field(900, ge=1)
+    jwt_refresh_token_expires: int = Field(1_209_600, ge=1)
+    jwt_refresh_reuse_interval: int = Field(0, ge=0)
+    jwt_issuer: str = Field("authsvc", min_length=1)
+    jwt_audience: str = Field("authsvc", min_length=1)
+    jwt_leeway: int = Field(0, ge=0)
+    bcrypt_rounds: int = Field(12, ge=4, le=31)
+    max_content_length: int = Field(1_048_576, ge=1)
+    db_pool_size: int = Field(5, ge=1)
+    db_pool_timeout: float = Field(5.0, gt=0)
+    db_connect_timeout: int = Field(3, ge=1)
+    db_statement_timeout_ms: int = Field(5000, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _url_has_scheme(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError("must be a SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://...")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def access_lifetime(self) -> timedelta:
+        return timedelta(seconds=self.jwt_access_token_expires)
+
+    @property
+    def refresh_lifetime(self) -> timedelta:
+        return timedelta(seconds=self.jwt_refresh_token_expires)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.instance_path / 'authsvc.sqlite3'}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``FLASK_*`` variables; ``overrides`` win (tests inject them)."""
+        env = os.environ if environ is None else environ
+        raw: dict[str, object] = {
+            key[len(PREFIX) :].lower(): value for key, value in env.items() if key.startswith(PREFIX)
+        }
+        if "database_url" not in raw and env.get("DATABASE_URL"):
+            raw["database_url"] = env["DATABASE_URL"]
+        raw.update(overrides)
+        try:
+            settings = cls.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
+            raise ConfigError(f"{name}: {first['msg']}") from None
+        settings.check_secrets()
+        return settings
+
+    def check_secrets(self) -> None:
+        """Production refuses to start on a weak or missing secret instead of signing with it."""
+        if not self.is_production:
+            return
+        for field in SECRET_FIELDS:
+            if len(getattr(self, field).encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"{PREFIX}{field.upper()}: must be set to at least {MIN_SECRET_BYTES} bytes in production"
+                )
+
+    def with_instance_secrets(self) -> Settings:
+        """Fill unset secrets (development only) from files kept in the instance folder, mode 600.
+
+        Generated once so that tokens survive a restart, and never written to a log.
+        """
+        missing = {field: "" for field in SECRET_FIELDS if not getattr(self, field)}
+        if not missing:
+            return self
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        for field in missing:
+            missing[field] = _instance_secret(self.instance_path / f"{field}.secret")
+        return self.model_copy(update=missing)
+
+
+def _instance_secret(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its secret
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value

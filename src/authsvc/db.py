@@ -1,0 +1,91 @@
+"""The engine, one database session per request (on ``flask.g``, closed at teardown), and ``init-db``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel, create_engine
+
+from authsvc import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from authsvc.config import Settings
+
+EXTENSION = "authsvc.engine"
+
+
+def make_engine(settings: Settings) -> Engine:
+    """SQLite gets WAL and a busy timeout so the threaded dev server never sees 'database is locked'."""
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = settings.db_connect_timeout
+        if settings.db_statement_timeout_ms:
+            connect_args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout,
+        connect_args=connect_args,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def get_session() -> Session:
+    """The request's session, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = Session(get_engine(), expire_on_commit=False)
+    return g.db_session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session for work outside a request (CLI commands)."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def create_schema(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create the tables if they do not exist (safe to run again)."""
+    create_schema(get_engine())
+    click.echo("Database ready.")
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions[EXTENSION] = make_engine(settings)
+    app.teardown_appcontext(close_session)
+    app.cli.add_command(init_db_command)

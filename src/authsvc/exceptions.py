@@ -1,0 +1,63 @@
+"""Domain exceptions: what went wrong, in the service's words. The api layer maps them to HTTP."""
+
+
+class AuthError(Exception):
+    """Base of every domain error; ``code`` is the stable machine-readable name."""
+
+    code = "error"
+    detail = "Request failed."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.detail)
+        self.detail = detail or self.detail
+
+
+class InvalidCredentials(AuthError):
+    code = "invalid_credentials"
+    detail = "Invalid username or password."
+
+
+class TokenMissing(AuthError):
+    code = "missing_token"
+    detail = "Missing Authorization header."
+
+
+class TokenInvalid(AuthError):
+    code = "invalid_token"
+    detail = "Token is invalid or expired."
+
+
+class Forbidden(AuthError):
+    code = "forbidden"
+    detail = "You do not have permission to do this."
+
+
+class NotFound(AuthError):
+    code = "not_found"
+    detail = "Not found."
+
+
+class UsernameTaken(AuthError):
+    code = "username_taken"
+    detail = "That username is already taken."
+
+
+class EmailTaken(AuthError):
+    code = "email_taken"
+    detail = "That email is already registered."
+
+
+class LastAdmin(AuthError):
+    code = "last_admin"
+    detail = "The last active admin cannot be removed."
+
+
+class WeakPassword(AuthError):
+    """A password the rules refuse; carries the field so the error can name it."""
+
+    code = "validation_error"
+    detail = "Password is too weak."
+
+    def __init__(self, detail: str | None = None, *, field: str = "password") -> None:
+        super().__init__(detail)
+        self.field = field

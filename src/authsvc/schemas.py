@@ -1,0 +1,168 @@
+"""Request and response bodies. Input and output are separate models, so a hash can never be serialised."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, RootModel
+
+USERNAME_MAX = 150
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1024
+_USERNAME_RE = re.compile(r"[\w.@+-]+")  # Django's rule: letters, digits and @ . + - _
+
+
+def normalize_username(value: str) -> str:
+    """NFKC then trim: look-alike forms of a name compare and store as one."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+def username_key(value: str) -> str:
+    """The case-insensitive identity of a username, used for uniqueness and lookup."""
+    return normalize_username(value).casefold()
+
+
+def _check_username(value: str) -> str:
+    if not 1 <= len(value) <= USERNAME_MAX:
+        raise ValueError(f"must be 1 to {USERNAME_MAX} characters")
+    if not _USERNAME_RE.fullmatch(value):
+        raise ValueError("may contain only letters, digits and @ . + - _")
+    return value
+
+
+def _check_password(value: str) -> str:
+    if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+        raise ValueError(f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+    if "\0" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+def _normalize(value: object) -> object:
+    return normalize_username(value) if isinstance(value, str) else value
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Username = Annotated[str, BeforeValidator(_normalize), AfterValidator(_check_username)]
+NewPassword = Annotated[str, AfterValidator(_check_password)]
+Email = Annotated[EmailStr, BeforeValidator(_lower), AfterValidator(str.lower)]
+StrictStr = Annotated[str, Field(strict=True)]
+
+
+class _Body(BaseModel):
+    """Unknown fields are ignored; strings are never coerced from numbers."""
+
+    model_config = ConfigDict(extra="ignore", str_strict=True)
+
+
+class UserCreate(_Body):
+    username: Username
+    email: Email
+    password: NewPassword
+
+
+class Credentials(_Body):
+    # Sign-in does not apply the registration rules: a wrong-shaped password is just a wrong password.
+    username: Annotated[StrictStr, BeforeValidator(_normalize)]
+    password: StrictStr
+
+
+class RefreshIn(_Body):
+    refresh: StrictStr
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    email: str | None
+    role: Literal["user", "admin"]
+    is_active: bool
+    created_at: datetime
+
+
+class UserList(RootModel[list[UserOut]]):
+    """The /list/ body: a bare JSON array."""
+
+
+class TokenPair(BaseModel):
+    """The section 1 shape: exactly these two keys, in this order."""
+
+    refresh: str
+    access: str
+
+
+class RotatedPair(BaseModel):
+    access: str
+    refresh: str
+
+
+class LoginOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+class LogoutOut(BaseModel):
+    message: str = "Signed out"
+    scope: Literal["local", "global", "others"] = "local"
+    revoked_sessions: int
+
+
+class Page(BaseModel):
+    items: list[UserOut]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class UsersQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(1, ge=1)
+    per_page: int = Field(5, ge=1, le=100)
+
+
+class UserPath(BaseModel):
+    user_id: int
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    code: str
+    errors: list[ErrorItem] | None = None
+
+
+class CompatDetail(BaseModel):
+    detail: str
+
+
+class CompatMsg(BaseModel):
+    msg: str
+
+
+class Health(BaseModel):
+    status: Literal["success", "error"]
+    message: str
+    timestamp: datetime
+    database: Literal["ok", "unavailable"]
+
+
+class Welcome(BaseModel):
+    message: str
+    version: str
+    links: dict[str, str]

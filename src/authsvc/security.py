@@ -1,0 +1,128 @@
+"""Pure security primitives: password hashing and JWT encoding. No Flask, no database."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import jwt
+from passlib.context import CryptContext
+
+from authsvc.exceptions import TokenInvalid
+
+ALGORITHM = "HS256"
+TOKEN_HEADER = {"typ": "JWT"}
+REQUIRED_CLAIMS = ["exp", "iat", "nbf", "jti", "sub", "type", "sid", "iss", "aud"]
+MAX_TOKEN_LENGTH = 4096  # far above any token we mint; longer input is refused before decoding
+
+TokenType = Literal["access", "refresh"]
+
+
+class PasswordHasher:
+    """bcrypt through passlib's ``bcrypt_sha256``: every character counts, none is cut at 72 bytes."""
+
+    def __init__(self, rounds: int) -> None:
+        self.context = CryptContext(schemes=["bcrypt_sha256"], bcrypt_sha256__rounds=rounds)
+        self._dummy_hash: str | None = None
+
+    def hash(self, password: str) -> str:
+        return self.context.hash(password)
+
+    def verify(self, password: str, password_hash: str | None) -> bool:
+        """Check a password; with no hash (unknown user) spend the same work on a dummy hash.
+
+        Equal work for known and unknown usernames means response time does not reveal which exist.
+        passlib raises on an over-long password; that is a failed check, not an error.
+        """
+        if password_hash is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = self.context.hash(uuid.uuid4().hex)
+            password_hash = self._dummy_hash
+            password = password + "\0unknown-user"  # never matches, still costs one verify
+        try:
+            return self.context.verify(password, password_hash)
+        except ValueError:
+            return False
+
+    def needs_update(self, password_hash: str) -> bool:
+        return self.context.needs_update(password_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCodec:
+    """Mints and checks HS256 JWTs; every claim of API.md section 2 is set and required."""
+
+    secret: str
+    issuer: str
+    audience: str
+    access_lifetime: timedelta
+    refresh_lifetime: timedelta
+    leeway: int = 0
+
+    def encode(
+        self,
+        *,
+        subject: str,
+        token_type: TokenType,
+        session_id: str,
+        now: datetime,
+        jti: str | None = None,
+    ) -> IssuedToken:
+        lifetime = self.access_lifetime if token_type == "access" else self.refresh_lifetime
+        jti = jti or uuid.uuid4().hex
+        expires_at = now + lifetime
+        issued = int(now.timestamp())
+        claims = {
+            "sub": subject,
+            "jti": jti,
+            "iat": issued,
+            "nbf": issued,
+            "exp": int(expires_at.timestamp()),
+            "type": token_type,
+            "sid": session_id,
+            "iss": self.issuer,
+            "aud": self.audience,
+        }
+        token = jwt.encode(claims, self.secret, algorithm=ALGORITHM, headers=TOKEN_HEADER)
+        return IssuedToken(token=token, jti=jti, expires_at=expires_at)
+
+    def decode(self, token: str, *, expected_type: TokenType) -> dict[str, Any]:
+        """Verify signature, algorithm, claims and type; any failure is one ``TokenInvalid``."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenInvalid()
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != ALGORITHM or "kid" in header or header.get("typ", "JWT") != "JWT":
+                raise TokenInvalid()
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.PyJWTError:
+            raise TokenInvalid() from None
+        if (
+            claims["type"] != expected_type
+            or not isinstance(claims["sid"], str)
+            or not isinstance(claims["jti"], str)
+            or not (isinstance(claims["sub"], str) and claims["sub"].isascii() and claims["sub"].isdigit())
+        ):
+            raise TokenInvalid()
+        return claims
+
+
+def expiry_of(claims: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(claims["exp"], UTC)

@@ -1,0 +1,1 @@
+"""Plain service functions: keyword-only dependencies, typed returns, domain exceptions, no Flask."""
