@@ -21,8 +21,13 @@ def block(session: Session, *, jti: str, kind: BlockKind, user_id: int | None, e
     values = {"jti": jti, "kind": kind.value, "user_id": user_id, "expires_at": expires_at}
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(TokenBlocklist).values(**values).on_conflict_do_nothing(index_elements=["jti"])
-    return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    statement = (
+        insert(TokenBlocklist)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["jti"])
+        .returning(TokenBlocklist.jti)  # rowcount is not reliable across drivers; RETURNING is
+    )
+    return session.exec(statement).first() is not None  # type: ignore[call-overload]
 
 
 def blocked_ids(session: Session, ids: Iterable[str]) -> set[str]:

@@ -1,0 +1,124 @@
+"""API.md section 1: exact bodies, byte for byte."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import PASSWORD, bearer
+
+BAD_LOGIN = b'{"detail": "Invalid username or password"}'
+MISSING = b'{"msg": "Missing Authorization Header"}'
+BAD_TOKEN = b'{"detail": "Invalid username or password."}'
+BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
+
+
+def obtain(client, username, password=PASSWORD):
+    return client.post("/token/", json={"username": username, "password": password})
+
+
+def test_token_returns_exactly_refresh_then_access(client, make_user):
+    user = make_user()
+    response = obtain(client, user.username)
+    assert response.status_code == 200
+    body = json.loads(response.data)
+    assert list(body) == ["refresh", "access"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("case", ["wrong_password", "unknown_user", "deactivated"])
+def test_token_failures_share_one_exact_body(client, make_user, case):
+    user = make_user(is_active=case != "deactivated")
+    username = "nobody-here" if case == "unknown_user" else user.username
+    password = "wrong-password-1" if case == "wrong_password" else PASSWORD
+    response = obtain(client, username, password)
+    assert response.status_code == 401
+    assert response.data == BAD_LOGIN
+
+
+def test_list_returns_every_user_by_id(client, make_user):
+    first, second, third = make_user(), make_user(), make_user()
+    access = obtain(client, second.username).get_json()["access"]
+    response = client.get("/list/", headers=bearer(access))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert [u["id"] for u in body] == [first.id, second.id, third.id]
+    assert set(body[0]) == {"id", "username", "email", "role", "is_active", "created_at"}
+
+
+def test_list_without_header(client):
+    response = client.get("/list/")
+    assert response.status_code == 401
+    assert response.data == MISSING
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Token abc",
+        "Bearer not-a-jwt",
+        "Bearer a.b.c",
+        "Bearer " + "A" * 10_000,
+        "Bearer x y",
+    ],
+)
+def test_list_with_bad_authorization(client, header):
+    response = client.get("/list/", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.data == BAD_TOKEN
+
+
+def test_list_rejects_refresh_token(client, make_user):
+    user = make_user()
+    refresh = obtain(client, user.username).get_json()["refresh"]
+    response = client.get("/list/", headers=bearer(refresh))
+    assert response.data == BAD_TOKEN
+
+
+def test_scheme_is_case_insensitive(client, make_user):
+    user = make_user()
+    access = obtain(client, user.username).get_json()["access"]
+    for scheme in ("bearer", "BEARER", "BeArEr"):
+        assert client.get("/list/", headers={"Authorization": f"{scheme} {access}"}).status_code == 200
+
+
+def test_refresh_rotates(client, make_user):
+    user = make_user()
+    pair = obtain(client, user.username).get_json()
+    response = client.post("/token/refresh/", json={"refresh": pair["refresh"]})
+    assert response.status_code == 200
+    rotated = json.loads(response.data)
+    assert list(rotated) == ["access", "refresh"]
+    assert rotated["refresh"] != pair["refresh"]
+    assert client.get("/list/", headers=bearer(rotated["access"])).status_code == 200
+
+
+def test_refresh_reuse_is_refused_and_revokes_the_family(client, make_user):
+    user = make_user()
+    pair = obtain(client, user.username).get_json()
+    rotated = client.post("/token/refresh/", json={"refresh": pair["refresh"]}).get_json()
+    reuse = client.post("/token/refresh/", json={"refresh": pair["refresh"]})
+    assert reuse.status_code == 401
+    assert reuse.data == BAD_REFRESH
+    # the thief's copy and the legitimate child are both dead now
+    assert client.post("/token/refresh/", json={"refresh": rotated["refresh"]}).data == BAD_REFRESH
+    assert client.get("/list/", headers=bearer(rotated["access"])).data == BAD_TOKEN
+    assert client.get("/list/", headers=bearer(pair["access"])).data == BAD_TOKEN
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "a.b.c"])
+def test_refresh_with_bad_token(client, token):
+    response = client.post("/token/refresh/", json={"refresh": token})
+    assert response.status_code == 401
+    assert response.data == BAD_REFRESH
+
+
+def test_refresh_refuses_access_token(client, make_user):
+    user = make_user()
+    access = obtain(client, user.username).get_json()["access"]
+    assert client.post("/token/refresh/", json={"refresh": access}).data == BAD_REFRESH

@@ -1,0 +1,132 @@
+"""Fixtures: a fresh app and database per test, a client, a user factory and a login helper.
+
+Set ``TEST_DATABASE_URL`` (e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``) to run the
+whole suite against PostgreSQL; each test then starts on a freshly created schema.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlmodel import SQLModel
+
+from authsvc import create_app
+from authsvc.config import Settings
+from authsvc.db import get_engine, session_scope
+from authsvc.models import Role, User
+from authsvc.security import PasswordHasher
+from authsvc.services import users
+
+PASSWORD = "correct-horse-battery"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+_names = itertools.count(1)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "testing",
+        "instance_path": tmp_path / "instance",
+        "database_url": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "jwt_secret_key": "test-jwt-secret-0123456789abcdef0123456789",
+        "secret_key": "test-flask-secret-0123456789abcdef012345678",
+        "bcrypt_rounds": 4,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def build_app(settings: Settings) -> Flask:
+    """An app on a clean schema: SQLite files are new per test, PostgreSQL is reset."""
+    app = create_app(settings)
+    engine = get_engine(app)
+    if engine.dialect.name != "sqlite":
+        SQLModel.metadata.drop_all(engine)
+        SQLModel.metadata.create_all(engine)
+    return app
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = build_app(settings)
+    yield app
+    get_engine(app).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+def unique_name(prefix: str = "user") -> str:
+    return f"{prefix}{next(_names)}"
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    """Create a user directly through the service layer (unique name unless given)."""
+
+    def factory(
+        username: str | None = None,
+        *,
+        password: str = PASSWORD,
+        email: str | None = None,
+        role: Role = Role.USER,
+        is_active: bool = True,
+    ) -> User:
+        username = username or unique_name()
+        with app.app_context(), session_scope(get_engine(app)) as session:
+            user = users.create_user(
+                session=session,
+                hasher=PasswordHasher(4),
+                username=username,
+                password=password,
+                email=email if email is not None else f"{username.lower()}@example.com",
+                role=role,
+            )
+            if not is_active:
+                user.is_active = False
+                session.add(user)
+                session.commit()
+            return user
+
+    return factory
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
+    """Sign in through /api/auth/login and return its body (access_token, refresh_token, ...)."""
+    response = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def user_tokens(client: FlaskClient, make_user: Callable[..., User]) -> tuple[User, dict[str, Any]]:
+    user = make_user()
+    return user, login(client, user.username)
+
+
+@pytest.fixture
+def admin_tokens(client: FlaskClient, make_user: Callable[..., User]) -> tuple[User, dict[str, Any]]:
+    admin = make_user(role=Role.ADMIN)
+    return admin, login(client, admin.username)
