@@ -6,13 +6,14 @@ import click
 from flask import Flask
 from pydantic import TypeAdapter, ValidationError
 
+from authsvc.api.deps import codec as current_codec
 from authsvc.api.deps import hasher as current_hasher
 from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import AuthError
 from authsvc.models import Role, utcnow
 from authsvc.schemas import PASSWORD_MIN, Email, Username
 from authsvc.security import PasswordHasher
-from authsvc.services import blocklist, users
+from authsvc.services import accounts, maintenance, users
 from authsvc.services.passwords import password_problem
 
 
@@ -56,14 +57,44 @@ def create_user_command(username: str, email: str | None, password: str | None, 
     click.echo(f"Created {user.role} {user.username!r} (id {user.id}).")
 
 
+def _change(username: str, **changes: object) -> None:
+    """Apply an account change by username through the same service the API uses."""
+    with session_scope(get_engine()) as session:
+        user = users.find_by_username(session, username)
+        if user is None:
+            raise click.ClickException(f"No user named {username!r}.")
+        try:
+            accounts.update_user(session=session, codec=current_codec(), user_id=user.id, **changes)
+        except AuthError as error:
+            raise click.ClickException(error.detail) from None
+        click.echo(f"{user.username!r}: role {user.role}, {'active' if user.is_active else 'deactivated'}.")
+
+
+@click.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice([role.value for role in Role]))
+def set_role_command(username: str, role: str) -> None:
+    """Make a user an admin or a plain user (the last active admin cannot be demoted)."""
+    _change(username, role=Role(role))
+
+
+@click.command("deactivate")
+@click.argument("username")
+def deactivate_command(username: str) -> None:
+    """Deactivate a user: sign-in is refused and every session ends at once."""
+    _change(username, is_active=False)
+
+
 @click.command("prune-tokens")
 def prune_tokens_command() -> None:
-    """Delete blocklist rows that can no longer match a valid token."""
+    """Delete blocklist rows that can no longer match a token, and dead sessions (run from cron)."""
     with session_scope(get_engine()) as session:
-        removed = blocklist.prune(session, now=utcnow())
-    click.echo(f"Pruned {removed} expired blocklist rows.")
+        pruned = maintenance.prune(session, now=utcnow())
+    click.echo(f"Pruned {pruned.blocklist_rows} blocklist rows and {pruned.sessions} dead sessions.")
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(prune_tokens_command)
+    app.cli.add_command(set_role_command)
+    app.cli.add_command(deactivate_command)

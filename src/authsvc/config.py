@@ -85,15 +85,16 @@ class Settings(BaseModel):
         raw: dict[str, object] = {
             key[len(PREFIX) :].lower(): value for key, value in env.items() if key.startswith(PREFIX)
         }
+        names = {key: PREFIX + key.upper() for key in raw}
         if "database_url" not in raw and env.get("DATABASE_URL"):
-            raw["database_url"] = env["DATABASE_URL"]
+            raw["database_url"], names["database_url"] = env["DATABASE_URL"], "DATABASE_URL"
         raw.update(overrides)
         try:
             settings = cls.model_validate(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
-            name = PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
-            raise ConfigError(f"{name}: {first['msg']}") from None
+            field = str(first["loc"][0]) if first["loc"] else "settings"
+            raise ConfigError(f"{names.get(field, PREFIX + field.upper())}: {first['msg']}") from None
         settings.check_secrets()
         return settings
 

@@ -40,6 +40,9 @@ class Role(StrEnum):
 
 
 class User(SQLModel, table=True):
+    # AUTOINCREMENT on SQLite too: a deleted user's id is never handed to a new account.
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=150)
     # Case-folded username: uniqueness "without regard to case" is enforced by the database itself.
@@ -71,3 +74,29 @@ class TokenBlocklist(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # After this instant no token this row can match is still valid, so the row may be pruned.
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class AuthSession(SQLModel, table=True):
+    """One sign-in and its refreshes: what ``GET /api/auth/sessions`` lists.
+
+    Revocation is not read from here (the blocklist answers that in one lookup); this row keeps what
+    a person wants to see and what rotation needs: the current pair's ids, so that within the reuse
+    interval a second tab presenting the just-spent refresh token gets the very same pair back.
+    """
+
+    __tablename__ = "auth_session"
+
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    user_agent: str | None = Field(default=None, max_length=512)
+    ip: str | None = Field(default=None, max_length=64)
+    # The live pair: its refresh and access ids and when it was minted (all tokens' iat).
+    refresh_jti: str = Field(max_length=64)
+    access_jti: str = Field(max_length=64)
+    rotated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The refresh token the live pair replaced, for the reuse grace interval.
+    previous_refresh_jti: str | None = Field(default=None, max_length=64)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

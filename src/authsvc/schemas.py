@@ -130,6 +130,48 @@ class UsersQuery(BaseModel):
 
     page: int = Field(1, ge=1)
     per_page: int = Field(5, ge=1, le=100)
+    q: str | None = Field(None, max_length=320, description="Part of a username or email")
+    role: Literal["user", "admin"] | None = None
+    is_active: bool | None = None
+    sort: Literal["id", "created_at", "-created_at", "username"] = "id"
+
+
+class UserUpdate(_Body):
+    """An admin's change to a user; absent fields stay as they are."""
+
+    role: Literal["user", "admin"] | None = None
+    is_active: Annotated[bool, Field(strict=True)] | None = None
+    email: Email | None = None
+
+
+class PasswordChange(_Body):
+    current_password: StrictStr
+    new_password: NewPassword
+
+
+class LogoutQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    scope: Literal["local", "global", "others"] = "local"
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    ip: str | None
+    current: bool
+
+
+class SessionList(RootModel[list[SessionOut]]):
+    """The caller's live sessions, newest first."""
+
+
+class SessionPath(BaseModel):
+    session_id: str = Field(max_length=64)
 
 
 class UserPath(BaseModel):

@@ -1,34 +1,46 @@
-"""``/api/auth``: register, sign in, whoami, refresh and logout."""
+"""``/api/auth``: register, sign in, whoami, refresh, logout, sessions and password change."""
 
 from __future__ import annotations
 
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
-from authsvc.api.deps import codec, db, hasher
+from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.guard import bearer_token, current_identity
-from authsvc.api.render import json_response, token_response, user_record
-from authsvc.schemas import Credentials, ErrorOut, LoginOut, LogoutOut, UserCreate, UserOut
-from authsvc.security import TokenCodec
-from authsvc.services import auth, users
-from authsvc.services.auth import TokenPair
+from authsvc.api.render import json_response, session_record, token_response, user_record
+from authsvc.schemas import (
+    Credentials,
+    ErrorOut,
+    LoginOut,
+    LogoutOut,
+    LogoutQuery,
+    PasswordChange,
+    SessionList,
+    SessionPath,
+    UserCreate,
+    UserOut,
+)
+from authsvc.services import accounts, auth, sessions, users
 from authsvc.services.passwords import check_password
+from authsvc.services.sessions import TokenPair
 
 bp = APIBlueprint(
     "auth",
     __name__,
     url_prefix="/api/auth",
-    abp_tags=[Tag(name="auth", description="Accounts and tokens")],
+    abp_tags=[Tag(name="auth", description="Accounts, tokens and sessions")],
     abp_responses={400: ErrorOut, 401: ErrorOut},
 )
 BEARER = [{"bearer": []}]
 
 
-def _login_out(pair: TokenPair, token_codec: TokenCodec) -> LoginOut:
-    return LoginOut(
-        access_token=pair.access.token,
-        refresh_token=pair.refresh.token,
-        expires_in=int(token_codec.access_lifetime.total_seconds()),
+def _tokens(pair: TokenPair) -> Response:
+    return token_response(
+        LoginOut(
+            access_token=pair.access.token,
+            refresh_token=pair.refresh.token,
+            expires_in=settings().jwt_access_token_expires,
+        )
     )
 
 
@@ -46,9 +58,14 @@ def register(body: UserCreate) -> Response:
 def login(body: Credentials) -> Response:
     """Sign in: a new session with an access and a refresh token."""
     pair = auth.sign_in(
-        session=db(), hasher=hasher(), codec=codec(), username=body.username, password=body.password
+        session=db(),
+        hasher=hasher(),
+        codec=codec(),
+        username=body.username,
+        password=body.password,
+        client=client_info(),
     )
-    return token_response(_login_out(pair, codec()))
+    return _tokens(pair)
 
 
 @bp.get("/whoami", responses={200: UserOut}, security=BEARER)
@@ -61,13 +78,58 @@ def whoami() -> Response:
 @bp.post("/refresh", responses={200: LoginOut}, security=BEARER)
 def refresh() -> Response:
     """Rotate the refresh token given as Bearer: a new pair, the old refresh token spent."""
-    pair = auth.refresh(session=db(), codec=codec(), token=bearer_token())
-    return token_response(_login_out(pair, codec()))
+    pair = auth.refresh(
+        session=db(),
+        codec=codec(),
+        token=bearer_token(),
+        reuse_interval=settings().jwt_refresh_reuse_interval,
+        client=client_info(),
+    )
+    return _tokens(pair)
 
 
 @bp.get("/logout", responses={200: LogoutOut}, security=BEARER)
 @bp.post("/logout", responses={200: LogoutOut}, security=BEARER)
-def logout() -> Response:
-    """Revoke this session: its access and refresh tokens stop working at once."""
-    revoked = auth.logout(session=db(), codec=codec(), identity=current_identity())
-    return json_response(LogoutOut(revoked_sessions=revoked))
+def logout(query: LogoutQuery) -> Response:
+    """Revoke this session (``scope=local``), all of the user's (``global``) or all others (``others``)."""
+    revoked = auth.logout(
+        session=db(), codec=codec(), identity=current_identity(), scope=query.scope, client=client_info()
+    )
+    return json_response(LogoutOut(scope=query.scope, revoked_sessions=revoked))
+
+
+@bp.get("/sessions", responses={200: SessionList}, security=BEARER)
+def list_sessions() -> Response:
+    """The caller's live sessions, newest first; ``current`` marks the one making this request."""
+    identity = current_identity()
+    assert identity.user.id is not None
+    rows = sessions.live_sessions(session=db(), user_id=identity.user.id)
+    return json_response([session_record(row, current=identity.session_id) for row in rows])
+
+
+@bp.delete("/sessions/<session_id>", responses={204: None, 404: ErrorOut}, security=BEARER)
+def delete_session(path: SessionPath) -> Response:
+    """Sign out one of the caller's sessions (another device, or this one)."""
+    auth.end_session(
+        session=db(),
+        codec=codec(),
+        identity=current_identity(),
+        session_id=path.session_id,
+        client=client_info(),
+    )
+    return Response(status=204)
+
+
+@bp.post("/password", responses={200: LoginOut}, security=BEARER)
+def change_password(body: PasswordChange) -> Response:
+    """Change the password: every earlier session ends, a new one starts."""
+    pair = accounts.change_password(
+        session=db(),
+        hasher=hasher(),
+        codec=codec(),
+        user=current_identity().user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        client=client_info(),
+    )
+    return _tokens(pair)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
-from authsvc.api.deps import codec, db, hasher
+from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.guard import current_identity
 from authsvc.api.render import json_response, token_response, user_records
 from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
@@ -31,7 +31,12 @@ def obtain_pair(body: Credentials) -> Response:
     """Sign in and get a refresh and an access token."""
     try:
         pair = auth.sign_in(
-            session=db(), hasher=hasher(), codec=codec(), username=body.username, password=body.password
+            session=db(),
+            hasher=hasher(),
+            codec=codec(),
+            username=body.username,
+            password=body.password,
+            client=client_info(),
         )
     except InvalidCredentials:
         return unauthorized(BAD_LOGIN, token_presented=False)
@@ -42,7 +47,13 @@ def obtain_pair(body: Credentials) -> Response:
 def refresh_pair(body: RefreshIn) -> Response:
     """Rotate a refresh token: a new pair, the old refresh token spent."""
     try:
-        pair = auth.refresh(session=db(), codec=codec(), token=body.refresh)
+        pair = auth.refresh(
+            session=db(),
+            codec=codec(),
+            token=body.refresh,
+            reuse_interval=settings().jwt_refresh_reuse_interval,
+            client=client_info(),
+        )
     except TokenInvalid:
         return unauthorized(BAD_REFRESH, token_presented=True)
     return token_response(RotatedPair(access=pair.access.token, refresh=pair.refresh.token))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from sqlmodel import Session
 
+from authsvc.audit import ClientInfo
 from authsvc.config import Settings
 from authsvc.db import get_session
 from authsvc.security import PasswordHasher, TokenCodec
@@ -41,3 +42,8 @@ def codec() -> TokenCodec:
 
 def settings() -> Settings:
     return current_app.extensions[SETTINGS]
+
+
+def client_info() -> ClientInfo:
+    """The caller's address and user agent, for session records and audit lines."""
+    return ClientInfo(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))

@@ -9,8 +9,8 @@ from typing import Any
 from flask import Response, current_app
 from pydantic import BaseModel
 
-from authsvc.models import User
-from authsvc.schemas import UserOut
+from authsvc.models import AuthSession, User
+from authsvc.schemas import SessionOut, UserOut
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -38,3 +38,14 @@ def user_record(user: User) -> dict[str, Any]:
 
 def user_records(users: Sequence[User]) -> list[dict[str, Any]]:
     return [user_record(user) for user in users]
+
+
+def session_record(row: AuthSession, *, current: str) -> dict[str, Any]:
+    return SessionOut(
+        id=row.id,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        user_agent=row.user_agent,
+        ip=row.ip,
+        current=row.id == current,
+    ).model_dump(mode="json")

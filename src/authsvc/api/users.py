@@ -1,21 +1,23 @@
-"""``/api/users``: the admin listing and single user records."""
+"""``/api/users``: the admin listing, single user records, and account administration."""
 
 from __future__ import annotations
 
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
-from authsvc.api.deps import db
+from authsvc.api.deps import client_info, codec, db
 from authsvc.api.guard import current_identity, require_admin
 from authsvc.api.render import json_response, user_record, user_records
-from authsvc.schemas import ErrorOut, Page, UserOut, UserPath, UsersQuery
-from authsvc.services import users
+from authsvc.exceptions import NotFound
+from authsvc.models import Role
+from authsvc.schemas import ErrorOut, Page, UserOut, UserPath, UsersQuery, UserUpdate
+from authsvc.services import accounts, users
 
 bp = APIBlueprint(
     "users",
     __name__,
     url_prefix="/api/users",
-    abp_tags=[Tag(name="users", description="User records")],
+    abp_tags=[Tag(name="users", description="User records and administration")],
     abp_security=[{"bearer": []}],
     abp_responses={400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
 )
@@ -23,18 +25,18 @@ bp = APIBlueprint(
 
 @bp.get("/all", responses={200: Page})
 def list_page(query: UsersQuery) -> Response:
-    """One page of users, by id (admins only)."""
+    """One page of users, filtered and sorted (admins only); ``X-Total-Count`` carries the total."""
     require_admin()
-    items, total, pages = users.page_users(session=db(), page=query.page, per_page=query.per_page)
-    return json_response(
-        {
-            "items": user_records(items),
-            "page": query.page,
-            "per_page": query.per_page,
-            "total": total,
-            "pages": pages,
-        }
+    where = users.UserFilter(q=query.q, role=query.role, is_active=query.is_active)
+    items, total, pages = users.page_users(
+        session=db(), page=query.page, per_page=query.per_page, where=where, sort=query.sort
     )
+    page = Page.model_construct(
+        items=user_records(items), page=query.page, per_page=query.per_page, total=total, pages=pages
+    )
+    response = json_response(page.model_dump())
+    response.headers["X-Total-Count"] = str(total)
+    return response
 
 
 @bp.get("/<int:user_id>", responses={200: UserOut})
@@ -42,3 +44,32 @@ def get_one(path: UserPath) -> Response:
     """A user record: admins see anyone, a user only themselves."""
     viewer = current_identity().user
     return json_response(user_record(users.get_user_for(session=db(), viewer=viewer, user_id=path.user_id)))
+
+
+@bp.patch("/<int:user_id>", responses={200: UserOut, 409: ErrorOut})
+def update(path: UserPath, body: UserUpdate) -> Response:
+    """Change a user's role, activation or email (admins only); deactivation ends their sessions."""
+    admin = require_admin()
+    user = accounts.update_user(
+        session=db(),
+        codec=codec(),
+        user_id=path.user_id,
+        role=Role(body.role) if body.role else None,
+        is_active=body.is_active,
+        email=body.email,
+        actor_id=admin.user.id,
+        client=client_info(),
+    )
+    return json_response(user_record(user))
+
+
+@bp.delete("/<int:user_id>", responses={204: None, 409: ErrorOut})
+def delete(path: UserPath) -> Response:
+    """Delete an account (an admin, or the user themselves); its tokens fail at once."""
+    viewer = current_identity().user
+    if viewer.role != Role.ADMIN and viewer.id != path.user_id:
+        raise NotFound("User not found.")
+    accounts.delete_user(
+        session=db(), codec=codec(), user_id=path.user_id, actor_id=viewer.id, client=client_info()
+    )
+    return Response(status=204)

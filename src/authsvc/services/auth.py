@@ -1,27 +1,23 @@
-"""Sign-in and the token lifecycle: issue, verify, rotate, revoke."""
+"""Sign-in and the token lifecycle: authenticate, verify, rotate, sign out."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Session, col, func, select
 
-from authsvc.exceptions import InvalidCredentials, TokenInvalid
-from authsvc.models import BlockKind, TokenBlocklist, User, utcnow
+from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.exceptions import InvalidCredentials, NotFound, TokenInvalid
+from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
 from authsvc.schemas import USERNAME_MAX
-from authsvc.security import IssuedToken, PasswordHasher, TokenCodec, expiry_of
-from authsvc.services import blocklist
+from authsvc.security import PasswordHasher, TokenCodec, expiry_of
+from authsvc.services import blocklist, sessions
+from authsvc.services.sessions import TokenPair
 from authsvc.services.users import find_by_username
 
-
-@dataclass(frozen=True, slots=True)
-class TokenPair:
-    access: IssuedToken
-    refresh: IssuedToken
-    session_id: str
+Scope = Literal["local", "global", "others"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +32,18 @@ class Identity:
         return self.claims["sid"]
 
 
-def authenticate(*, session: Session, hasher: PasswordHasher, username: str, password: str) -> User:
+def authenticate(
+    *, session: Session, hasher: PasswordHasher, username: str, password: str, client: ClientInfo = NO_CLIENT
+) -> User:
     """The active user these credentials belong to, or ``InvalidCredentials``.
 
-    Unknown, deactivated and wrong-password all cost one hash verify and fail alike.
+    Unknown, deactivated and wrong-password all cost one hash verify and fail alike, so neither the
+    answer nor its timing tells which usernames exist.
     """
     user = find_by_username(session, username) if len(username) <= USERNAME_MAX else None
     password_ok = hasher.verify(password, user.password_hash if user else None)
     if user is None or not password_ok or not user.is_active:
+        audit("sign_in", outcome="failure", user_id=user.id if user else None, client=client)
         raise InvalidCredentials()
     if hasher.needs_update(user.password_hash):
         user.password_hash = hasher.hash(password)
@@ -52,26 +52,20 @@ def authenticate(*, session: Session, hasher: PasswordHasher, username: str, pas
     return user
 
 
-def issue_pair(
-    *, codec: TokenCodec, user: User, session_id: str | None = None, now: datetime | None = None
-) -> TokenPair:
-    """Mint an access and a refresh token sharing one session id (a new session unless given)."""
-    now = now or utcnow()
-    sid = session_id or uuid.uuid4().hex
-    subject = str(user.id)
-    return TokenPair(
-        access=codec.encode(subject=subject, token_type="access", session_id=sid, now=now),
-        refresh=codec.encode(subject=subject, token_type="refresh", session_id=sid, now=now),
-        session_id=sid,
-    )
-
-
 def sign_in(
-    *, session: Session, hasher: PasswordHasher, codec: TokenCodec, username: str, password: str
+    *,
+    session: Session,
+    hasher: PasswordHasher,
+    codec: TokenCodec,
+    username: str,
+    password: str,
+    client: ClientInfo = NO_CLIENT,
 ) -> TokenPair:
     """Check credentials and start a new session."""
-    user = authenticate(session=session, hasher=hasher, username=username, password=password)
-    return issue_pair(codec=codec, user=user)
+    user = authenticate(session=session, hasher=hasher, username=username, password=password, client=client)
+    pair = sessions.start(session=session, codec=codec, user=user, client=client)
+    audit("sign_in", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
+    return pair
 
 
 def verify_access(*, session: Session, codec: TokenCodec, token: str) -> Identity:
@@ -96,52 +90,138 @@ def verify_access(*, session: Session, codec: TokenCodec, token: str) -> Identit
     return Identity(user=user, claims=claims)
 
 
-def refresh(*, session: Session, codec: TokenCodec, token: str, now: datetime | None = None) -> TokenPair:
+def refresh(
+    *,
+    session: Session,
+    codec: TokenCodec,
+    token: str,
+    reuse_interval: int = 0,
+    client: ClientInfo = NO_CLIENT,
+) -> TokenPair:
     """Rotate a refresh token: spend it and mint a new pair in the same session.
 
-    A refresh token seen again after it was spent was copied: the whole session is revoked.
+    A spent refresh token seen again was copied, so the whole session is revoked; unless it comes
+    back within ``reuse_interval`` seconds of its rotation while its child is still the live pair
+    (two browser tabs refreshing at once), which gets that same child pair back.
     """
-    now = now or utcnow()
+    now = utcnow()
     claims = codec.decode(token, expected_type="refresh")
     jti, sid, user_id = claims["jti"], claims["sid"], int(claims["sub"])
     blocked = blocklist.blocked_ids(session, [jti, sid])
     if sid in blocked:
-        raise TokenInvalid()
-    if jti in blocked:
-        _revoke_session(session, codec=codec, session_id=sid, user_id=user_id, now=now)
+        audit("refresh", outcome="revoked_session", user_id=user_id, session_id=sid, client=client)
         raise TokenInvalid()
     user = session.get(User, user_id)
-    if user is None or not user.is_active:
+    row = session.get(AuthSession, sid)
+    if user is None or not user.is_active or row is None or row.user_id != user_id:
         raise TokenInvalid()
-    spent = blocklist.block(
-        session,
-        jti=jti,
-        kind=BlockKind.REFRESH,
-        user_id=user_id,
-        expires_at=expiry_of(claims) + timedelta(seconds=codec.leeway),
-    )
-    if not spent:  # another request spent it a moment ago: the same reuse, seen concurrently
-        session.rollback()
-        _revoke_session(session, codec=codec, session_id=sid, user_id=user_id, now=now)
-        raise TokenInvalid()
-    pair = issue_pair(codec=codec, user=user, session_id=sid, now=now)
+    if jti in blocked or not _spend(session, codec=codec, claims=claims):
+        return _reused(
+            session, codec=codec, row=row, jti=jti, reuse_interval=reuse_interval, now=now, client=client
+        )
+    pair = sessions.mint_pair(codec=codec, user_id=user_id, session_id=sid, now=now)
+    row.previous_refresh_jti, row.refresh_jti, row.access_jti = jti, pair.refresh.jti, pair.access.jti
+    row.rotated_at = row.last_used_at = now
+    row.expires_at = max(pair.refresh.expires_at, pair.access.expires_at)
+    session.add(row)
     session.commit()
+    audit("refresh", outcome="success", user_id=user_id, session_id=sid, client=client)
     return pair
 
 
-def logout(*, session: Session, codec: TokenCodec, identity: Identity, now: datetime | None = None) -> int:
-    """Revoke the caller's session: its access and refresh tokens stop working at once."""
-    _revoke_session(
-        session, codec=codec, session_id=identity.session_id, user_id=identity.user.id, now=now or utcnow()
+def _spend(session: Session, *, codec: TokenCodec, claims: dict[str, Any]) -> bool:
+    """Record the refresh token as spent; False when another request spent it first.
+
+    The insert is the lock: of concurrent refreshes with one token, exactly one gets True.
+    """
+    spent = blocklist.block(
+        session,
+        jti=claims["jti"],
+        kind=BlockKind.REFRESH,
+        user_id=int(claims["sub"]),
+        expires_at=expiry_of(claims) + timedelta(seconds=codec.leeway),
     )
-    return 1
+    if not spent:
+        session.rollback()
+    return spent
 
 
-def _revoke_session(
-    session: Session, *, codec: TokenCodec, session_id: str, user_id: int | None, now: datetime
-) -> None:
-    # No token of the session outlives the longest lifetime from now (plus leeway); then the row can go.
-    longest = max(codec.refresh_lifetime, codec.access_lifetime)
-    expires_at = now + longest + timedelta(seconds=codec.leeway)
-    blocklist.block(session, jti=session_id, kind=BlockKind.SESSION, user_id=user_id, expires_at=expires_at)
+def _reused(
+    session: Session,
+    *,
+    codec: TokenCodec,
+    row: AuthSession,
+    jti: str,
+    reuse_interval: int,
+    now: datetime,
+    client: ClientInfo,
+) -> TokenPair:
+    session.refresh(row)  # see the rotation a concurrent request just committed
+    in_grace = (
+        reuse_interval > 0
+        and row.revoked_at is None
+        and row.previous_refresh_jti == jti
+        and now - row.rotated_at <= timedelta(seconds=reuse_interval)
+    )
+    if in_grace:
+        audit("refresh", outcome="reuse_within_grace", user_id=row.user_id, session_id=row.id, client=client)
+        return sessions.mint_pair(
+            codec=codec,
+            user_id=row.user_id,
+            session_id=row.id,
+            now=row.rotated_at,
+            access_jti=row.access_jti,
+            refresh_jti=row.refresh_jti,
+        )
+    sessions.revoke(session=session, codec=codec, session_ids=[row.id], user_id=row.user_id, now=now)
     session.commit()
+    audit("refresh_reuse", outcome="session_revoked", user_id=row.user_id, session_id=row.id, client=client)
+    raise TokenInvalid()
+
+
+def logout(
+    *,
+    session: Session,
+    codec: TokenCodec,
+    identity: Identity,
+    scope: Scope = "local",
+    client: ClientInfo = NO_CLIENT,
+) -> int:
+    """Revoke this session, every session of the user, or every other one; returns how many."""
+    user_id = identity.user.id
+    assert user_id is not None
+    if scope == "local":
+        count = sessions.revoke(
+            session=session, codec=codec, session_ids=[identity.session_id], user_id=user_id, now=utcnow()
+        )
+    else:
+        keep = identity.session_id if scope == "others" else None
+        count = sessions.revoke_all(session=session, codec=codec, user_id=user_id, keep=keep)
+    session.commit()
+    audit(
+        "logout",
+        outcome="success",
+        user_id=user_id,
+        session_id=identity.session_id,
+        client=client,
+        scope=scope,
+    )
+    return count
+
+
+def end_session(
+    *,
+    session: Session,
+    codec: TokenCodec,
+    identity: Identity,
+    session_id: str,
+    client: ClientInfo = NO_CLIENT,
+) -> None:
+    """Revoke one of the caller's live sessions; any other id is ``NotFound`` (never someone else's)."""
+    user_id = identity.user.id
+    assert user_id is not None
+    if session_id not in {row.id for row in sessions.live_sessions(session=session, user_id=user_id)}:
+        raise NotFound("Session not found.")
+    sessions.revoke(session=session, codec=codec, session_ids=[session_id], user_id=user_id, now=utcnow())
+    session.commit()
+    audit("logout", outcome="success", user_id=user_id, session_id=session_id, client=client, scope="session")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
 from authsvc.models import BlockKind, TokenBlocklist
 
@@ -34,10 +34,3 @@ def blocked_ids(session: Session, ids: Iterable[str]) -> set[str]:
     """Which of these token or session ids are blocked: one primary-key lookup."""
     statement = select(TokenBlocklist.jti).where(col(TokenBlocklist.jti).in_(list(ids)))
     return set(session.exec(statement).all())
-
-
-def prune(session: Session, *, now: datetime) -> int:
-    """Delete rows that can no longer match a valid token."""
-    result = session.exec(delete(TokenBlocklist).where(col(TokenBlocklist.expires_at) < now))  # type: ignore[call-overload]
-    session.commit()
-    return result.rowcount

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from authsvc.exceptions import EmailTaken, NotFound, UsernameTaken
 from authsvc.models import Role, User
@@ -63,13 +64,49 @@ def list_users(*, session: Session) -> Sequence[User]:
     return session.exec(select(User).order_by(col(User.id))).all()
 
 
-def page_users(*, session: Session, page: int, per_page: int) -> tuple[Sequence[User], int, int]:
-    """One page of users by id, with the total and the page count (0 when there are none)."""
-    total = session.exec(select(func.count()).select_from(User)).one()
+SORTS = {
+    "id": [col(User.id)],
+    "created_at": [col(User.created_at), col(User.id)],
+    "-created_at": [col(User.created_at).desc(), col(User.id).desc()],
+    "username": [col(User.username_key), col(User.id)],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    """What the admin listing narrows by; ``q`` matches part of a username or email, any case."""
+
+    q: str | None = None
+    role: str | None = None
+    is_active: bool | None = None
+
+
+def page_users(
+    *, session: Session, page: int, per_page: int, where: UserFilter = UserFilter(), sort: str = "id"
+) -> tuple[Sequence[User], int, int]:
+    """One page of users in a stable order, with the total and the page count (0 when none match).
+
+    Every order ends on the id, so paging never skips or repeats a user.
+    """
+    conditions = []
+    if where.q:
+        pattern = "%" + _escape_like(username_key(where.q)) + "%"
+        conditions.append(
+            or_(col(User.username_key).like(pattern, escape="\\"), col(User.email).like(pattern, escape="\\"))
+        )
+    if where.role is not None:
+        conditions.append(User.role == where.role)
+    if where.is_active is not None:
+        conditions.append(User.is_active == where.is_active)
+    total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
     items = session.exec(
-        select(User).order_by(col(User.id)).offset((page - 1) * per_page).limit(per_page)
+        select(User).where(*conditions).order_by(*SORTS[sort]).offset((page - 1) * per_page).limit(per_page)
     ).all()
     return items, total, math.ceil(total / per_page)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def get_user_for(*, session: Session, viewer: User, user_id: int) -> User:

@@ -1,0 +1,46 @@
+"""The audit trail: one JSON line per security event on the ``authsvc.audit`` logger.
+
+Only ids, the client address and the outcome are written: never a password, hash or token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from authsvc.models import utcnow
+
+log = logging.getLogger("authsvc.audit")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Who is calling, as far as the network tells: recorded on sessions and audit lines."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+NO_CLIENT = ClientInfo()
+
+
+def audit(
+    event: str,
+    *,
+    outcome: str,
+    user_id: int | None = None,
+    session_id: str | None = None,
+    client: ClientInfo = NO_CLIENT,
+    **extra: str | int | None,
+) -> None:
+    line = {
+        "event": event,
+        "user_id": user_id,
+        "session_id": session_id,
+        "ip": client.ip,
+        "outcome": outcome,
+        "time": utcnow().isoformat(),
+        **extra,
+    }
+    log.info(json.dumps(line))

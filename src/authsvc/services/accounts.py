@@ -1,0 +1,128 @@
+"""Changing accounts: password change, role and activation, email, deletion.
+
+Each change that should end a user's existing sign-ins revokes their sessions in the same request.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.exceptions import EmailTaken, InvalidCredentials, LastAdmin, NotFound
+from authsvc.models import Role, User
+from authsvc.security import PasswordHasher, TokenCodec
+from authsvc.services import sessions
+from authsvc.services.passwords import check_password
+from authsvc.services.sessions import TokenPair
+
+
+def change_password(
+    *,
+    session: Session,
+    hasher: PasswordHasher,
+    codec: TokenCodec,
+    user: User,
+    current_password: str,
+    new_password: str,
+    client: ClientInfo = NO_CLIENT,
+) -> TokenPair:
+    """Set a new password, sign out every session (the caller's too) and start a fresh one."""
+    assert user.id is not None
+    if not hasher.verify(current_password, user.password_hash):
+        audit("password_change", outcome="failure", user_id=user.id, client=client)
+        raise InvalidCredentials("Current password is incorrect.")
+    check_password(new_password, username=user.username, field="new_password")
+    user.password_hash = hasher.hash(new_password)
+    session.add(user)
+    sessions.revoke_all(session=session, codec=codec, user_id=user.id)
+    # start() commits the new hash, the revocations and the new session in one transaction
+    pair = sessions.start(session=session, codec=codec, user=user, client=client)
+    audit("password_change", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
+    return pair
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    return user
+
+
+def update_user(
+    *,
+    session: Session,
+    codec: TokenCodec,
+    user_id: int,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    email: str | None = None,
+    actor_id: int | None = None,
+    client: ClientInfo = NO_CLIENT,
+) -> User:
+    """Apply an admin's change; deactivation revokes every session of the user at once."""
+    user = get_user(session, user_id)
+    removes_admin = user.role == Role.ADMIN and user.is_active and (role == Role.USER or is_active is False)
+    if removes_admin:
+        _ensure_another_admin(session, user_id)
+    if email is not None and email != user.email:
+        if session.exec(select(User.id).where(User.email == email)).first() is not None:
+            raise EmailTaken()
+        user.email = email
+    if role is not None and role != user.role:
+        audit("role_change", outcome=role.value, user_id=user.id, client=client, actor_id=actor_id)
+        user.role = role.value
+    deactivating = is_active is False and user.is_active
+    if is_active is not None and is_active != user.is_active:
+        user.is_active = is_active
+        audit(
+            "activation" if is_active else "deactivation",
+            outcome="success",
+            user_id=user.id,
+            client=client,
+            actor_id=actor_id,
+        )
+    session.add(user)
+    try:
+        if deactivating:
+            assert user.id is not None
+            sessions.revoke_all(session=session, codec=codec, user_id=user.id)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise EmailTaken() from None
+    return user
+
+
+def delete_user(
+    *,
+    session: Session,
+    codec: TokenCodec,
+    user_id: int,
+    actor_id: int | None = None,
+    client: ClientInfo = NO_CLIENT,
+) -> None:
+    """Delete the account and its sessions; its tokens fail everywhere at once."""
+    user = get_user(session, user_id)
+    if user.role == Role.ADMIN and user.is_active:
+        _ensure_another_admin(session, user_id)
+    # Blocklisting the sessions as well as deleting the user means a reused id could never revive them.
+    sessions.revoke_all(session=session, codec=codec, user_id=user_id)
+    session.delete(user)
+    session.commit()
+    audit("deletion", outcome="success", user_id=user_id, client=client, actor_id=actor_id)
+
+
+def _ensure_another_admin(session: Session, user_id: int) -> None:
+    """Refuse to remove the last active admin, so the service can never lock itself out.
+
+    The other admins' rows are locked (FOR UPDATE on PostgreSQL) so two admins demoting each
+    other at the same moment cannot both succeed.
+    """
+    others = (
+        select(User.id)
+        .where(User.role == Role.ADMIN.value, col(User.is_active).is_(True), User.id != user_id)
+        .with_for_update()
+    )
+    if not session.exec(others).first():
+        raise LastAdmin()

@@ -1,0 +1,32 @@
+"""Housekeeping: drop what can no longer matter, so tables stay proportional to live tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, delete, or_
+
+from authsvc.models import AuthSession, TokenBlocklist
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    blocklist_rows: int
+    sessions: int
+
+
+def prune(session: Session, *, now: datetime) -> Pruned:
+    """Delete expired blocklist rows and dead (expired or revoked) sessions.
+
+    A blocklist row outlives every token it can match, so deleting it after ``expires_at`` never
+    revives a token; a revoked session stays blocked by its blocklist row while that matters.
+    """
+    rows = session.exec(delete(TokenBlocklist).where(col(TokenBlocklist.expires_at) < now))  # type: ignore[call-overload]
+    dead = session.exec(  # type: ignore[call-overload]
+        delete(AuthSession).where(
+            or_(col(AuthSession.expires_at) < now, col(AuthSession.revoked_at).is_not(None))
+        )
+    )
+    session.commit()
+    return Pruned(blocklist_rows=rows.rowcount, sessions=dead.rowcount)
