@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlmodel import SQLModel
+from sqlalchemy import Engine, MetaData, create_engine, text
+from sqlalchemy.engine import make_url
 
-from authsvc import create_app
+from authsvc import create_app, migrate
 from authsvc.config import Settings
 from authsvc.db import get_engine, session_scope
 from authsvc.models import Role, User
@@ -25,7 +26,24 @@ from authsvc.security import PasswordHasher
 from authsvc.services import users
 
 PASSWORD = "correct-horse-battery"
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def _private_schema_url(url: str) -> str:
+    """Give this test process its own PostgreSQL schema, so parallel runs never share tables."""
+    if not url.startswith("postgresql"):
+        return url
+    schema = f"authsvc_test_{os.getpid()}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    engine.dispose()
+    parsed = make_url(url)
+    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+TEST_DATABASE_URL = _private_schema_url(os.environ.get("TEST_DATABASE_URL", ""))
 _names = itertools.count(1)
 
 
@@ -42,13 +60,20 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def reset_schema(engine: Engine) -> None:
+    """Drop every table (and Alembic's version row) so the migrations start from nothing."""
+    metadata = MetaData()
+    metadata.reflect(engine)
+    metadata.drop_all(engine)
+
+
 def build_app(settings: Settings) -> Flask:
-    """An app on a clean schema: SQLite files are new per test, PostgreSQL is reset."""
+    """An app on a schema built by the migrations: a new SQLite file per test, or PostgreSQL reset."""
     app = create_app(settings)
     engine = get_engine(app)
     if engine.dialect.name != "sqlite":
-        SQLModel.metadata.drop_all(engine)
-        SQLModel.metadata.create_all(engine)
+        reset_schema(engine)
+        migrate.upgrade(engine)
     return app
 
 
@@ -130,3 +155,15 @@ def user_tokens(client: FlaskClient, make_user: Callable[..., User]) -> tuple[Us
 def admin_tokens(client: FlaskClient, make_user: Callable[..., User]) -> tuple[User, dict[str, Any]]:
     admin = make_user(role=Role.ADMIN)
     return admin, login(client, admin.username)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_private_schema() -> Iterator[None]:
+    yield
+    if TEST_DATABASE_URL.startswith("postgresql"):
+        url = make_url(TEST_DATABASE_URL)
+        schema = str(url.query["options"]).removeprefix("-csearch_path=")
+        engine = create_engine(url.difference_update_query(["options"]))
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()

@@ -6,7 +6,7 @@ import sys
 
 from flask_openapi3 import Info, OpenAPI
 
-from authsvc import cli, db
+from authsvc import cli, db, migrate
 from authsvc.api import auth as auth_api
 from authsvc.api import compat, deps, errors, gate
 from authsvc.api import meta as meta_api
@@ -60,8 +60,8 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
     db.init_app(app, settings)
     deps.init_app(app, settings)
     if db.get_engine(app).dialect.name == "sqlite":
-        # The no-configuration path: a SQLite file that works on first run.
-        db.create_schema(db.get_engine(app))
+        # The no-configuration path: a SQLite file that is migrated to the newest schema on start.
+        migrate.upgrade(db.get_engine(app))
 
 
 def register_blueprints(app: OpenAPI) -> None:
@@ -76,3 +76,4 @@ def register_errorhandlers(app: OpenAPI) -> None:
 
 def register_commands(app: OpenAPI) -> None:
     cli.init_app(app)
+    migrate.init_app(app)

@@ -1,4 +1,7 @@
-"""The engine, one database session per request (on ``flask.g``, closed at teardown), and ``init-db``."""
+"""The engine and one database session per request (on ``flask.g``, closed at teardown).
+
+The schema itself is owned by the migrations (``authsvc.migrate``).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import click
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from authsvc import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from authsvc.config import Settings
@@ -31,8 +33,13 @@ def make_engine(settings: Settings) -> Engine:
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = settings.db_connect_timeout
+        # libpq "options" from the URL (e.g. a search_path) are kept beside the statement timeout.
+        options = [str(url.query["options"])] if "options" in url.query else []
         if settings.db_statement_timeout_ms:
-            connect_args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+            options.append(f"-c statement_timeout={settings.db_statement_timeout_ms}")
+        if options:
+            connect_args["options"] = " ".join(options)
+        url = url.difference_update_query(["options"])
     return create_engine(
         url,
         pool_pre_ping=True,
@@ -74,18 +81,6 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def create_schema(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
-
-
-@click.command("init-db")
-def init_db_command() -> None:
-    """Create the tables if they do not exist (safe to run again)."""
-    create_schema(get_engine())
-    click.echo("Database ready.")
-
-
 def init_app(app: Flask, settings: Settings) -> None:
     app.extensions[EXTENSION] = make_engine(settings)
     app.teardown_appcontext(close_session)
-    app.cli.add_command(init_db_command)

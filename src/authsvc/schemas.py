@@ -128,7 +128,7 @@ class Page(BaseModel):
 class UsersQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=1_000_000)  # bounded so the offset always fits the database's integer
     per_page: int = Field(5, ge=1, le=100)
     q: str | None = Field(None, max_length=320, description="Part of a username or email")
     role: Literal["user", "admin"] | None = None

@@ -31,10 +31,15 @@ def list_page(query: UsersQuery) -> Response:
     items, total, pages = users.page_users(
         session=db(), page=query.page, per_page=query.per_page, where=where, sort=query.sort
     )
-    page = Page.model_construct(
-        items=user_records(items), page=query.page, per_page=query.per_page, total=total, pages=pages
+    response = json_response(
+        {
+            "items": user_records(items),
+            "page": query.page,
+            "per_page": query.per_page,
+            "total": total,
+            "pages": pages,
+        }
     )
-    response = json_response(page.model_dump())
     response.headers["X-Total-Count"] = str(total)
     return response
 

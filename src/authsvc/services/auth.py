@@ -40,7 +40,8 @@ def authenticate(
     Unknown, deactivated and wrong-password all cost one hash verify and fail alike, so neither the
     answer nor its timing tells which usernames exist.
     """
-    user = find_by_username(session, username) if len(username) <= USERNAME_MAX else None
+    plausible = len(username) <= USERNAME_MAX and "\0" not in username  # PostgreSQL refuses NUL in text
+    user = find_by_username(session, username) if plausible else None
     password_ok = hasher.verify(password, user.password_hash if user else None)
     if user is None or not password_ok or not user.is_active:
         audit("sign_in", outcome="failure", user_id=user.id if user else None, client=client)
@@ -122,7 +123,7 @@ def refresh(
     pair = sessions.mint_pair(codec=codec, user_id=user_id, session_id=sid, now=now)
     row.previous_refresh_jti, row.refresh_jti, row.access_jti = jti, pair.refresh.jti, pair.access.jti
     row.rotated_at = row.last_used_at = now
-    row.expires_at = max(pair.refresh.expires_at, pair.access.expires_at)
+    row.expires_at = sessions.expiry(pair, codec)
     session.add(row)
     session.commit()
     audit("refresh", outcome="success", user_id=user_id, session_id=sid, client=client)

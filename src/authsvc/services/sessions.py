@@ -46,6 +46,11 @@ def mint_pair(
     )
 
 
+def expiry(pair: TokenPair, codec: TokenCodec) -> datetime:
+    """When the session is dead: its last token has expired, leeway included."""
+    return max(pair.refresh.expires_at, pair.access.expires_at) + timedelta(seconds=codec.leeway)
+
+
 def start(*, session: Session, codec: TokenCodec, user: User, client: ClientInfo) -> TokenPair:
     """Open a new session for ``user`` and mint its first pair (committed together)."""
     now = utcnow()
@@ -62,7 +67,7 @@ def start(*, session: Session, codec: TokenCodec, user: User, client: ClientInfo
             refresh_jti=pair.refresh.jti,
             access_jti=pair.access.jti,
             rotated_at=now,
-            expires_at=max(pair.refresh.expires_at, pair.access.expires_at),
+            expires_at=expiry(pair, codec),
         )
     )
     session.commit()
