@@ -50,7 +50,8 @@ def test_first_revision_to_head_and_back_keeps_users_and_revocations(engine):
         connection.execute(
             text(
                 'INSERT INTO "user"'
-                " (username, username_key, email, password_hash, role, is_active, created_at) VALUES ('old', 'old', 'old@example.com', 'hash', 'admin', true, :now)"
+                " (username, username_key, email, password_hash, role, is_active, created_at)"
+                " VALUES ('old', 'old', 'old@example.com', 'hash', 'admin', true, :now)"
             ),
             {"now": utcnow()},
         )
