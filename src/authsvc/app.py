@@ -61,7 +61,7 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
     deps.init_app(app, settings)
     if db.get_engine(app).dialect.name == "sqlite":
         # The no-configuration path: a SQLite file that is migrated to the newest schema on start.
-        migrate.upgrade(db.get_engine(app))
+        migrate.upgrade_on_start(db.get_engine(app), settings.instance_path)
 
 
 def register_blueprints(app: OpenAPI) -> None:

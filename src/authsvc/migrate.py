@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from alembic import command
@@ -30,6 +32,21 @@ def alembic_config(engine: Engine) -> Iterator[Config]:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with alembic_config(engine) as config:
         command.upgrade(config, revision)
+
+
+def upgrade_on_start(engine: Engine, lock_dir: Path) -> None:
+    """Migrate a SQLite database when the app starts, one process at a time.
+
+    Several server workers start together on a fresh file; the lock keeps them from creating the
+    same tables twice. (PostgreSQL deployments run ``flask db upgrade`` before starting instead.)
+    """
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            upgrade(engine)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

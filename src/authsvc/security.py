@@ -25,7 +25,8 @@ class PasswordHasher:
 
     def __init__(self, rounds: int) -> None:
         self.context = CryptContext(schemes=["bcrypt_sha256"], bcrypt_sha256__rounds=rounds)
-        self._dummy_hash: str | None = None
+        # Made up front so that even the first unknown username costs exactly one verify.
+        self._dummy_hash = self.context.hash(uuid.uuid4().hex)
 
     def hash(self, password: str) -> str:
         return self.context.hash(password)
@@ -37,8 +38,6 @@ class PasswordHasher:
         passlib raises on an over-long password; that is a failed check, not an error.
         """
         if password_hash is None:
-            if self._dummy_hash is None:
-                self._dummy_hash = self.context.hash(uuid.uuid4().hex)
             password_hash = self._dummy_hash
             password = password + "\0unknown-user"  # never matches, still costs one verify
         try:

@@ -1,0 +1,142 @@
+"""Real servers for system tests: gunicorn processes sharing one PostgreSQL.
+
+These need PostgreSQL because SQLite cannot be shared by processes on several hosts; they run
+when ``TEST_DATABASE_URL`` points at PostgreSQL (``.ci/run`` sets it) and skip, saying so, otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+
+from authsvc import migrate
+from tests.conftest import TEST_DATABASE_URL, reset_schema
+
+needs_postgres = pytest.mark.skipif(
+    not TEST_DATABASE_URL.startswith("postgresql"),
+    reason="needs PostgreSQL shared by several processes: set TEST_DATABASE_URL=postgresql+psycopg://...",
+)
+
+SECRET = "system-test-jwt-secret-0123456789abcdef012345"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def call(
+    base: str, method: str, path: str, *, json_body: Any = None, token: str | None = None, timeout: float = 15
+) -> Reply:
+    """One HTTP request with the standard library; errors are answers, not exceptions."""
+    data = None if json_body is None else json.dumps(json_body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw, status, headers = response.read(), response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        raw, status, headers = error.read(), error.code, dict(error.headers)
+    return Reply(status, json.loads(raw) if raw else None, headers)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(base: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if call(base, "GET", "/health", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not come up:\n{log.read_text()}")
+
+
+def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+    env.update(
+        FLASK_ENVIRONMENT="production",
+        FLASK_DATABASE_URL=database_url,
+        FLASK_JWT_SECRET_KEY=SECRET,
+        FLASK_SECRET_KEY=SECRET + "-flask",
+        FLASK_BCRYPT_ROUNDS="4",
+        **extra,
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Two gunicorn servers (one worker, 8 threads each) on different ports, one database.
+
+    Shared by a module's tests, which therefore use names of their own.
+    """
+    tmp_path = tmp_path_factory.mktemp("servers")
+    engine = create_engine(TEST_DATABASE_URL)
+    reset_schema(engine)
+    migrate.upgrade(engine)
+    engine.dispose()
+    processes, bases = [], []
+    for index in range(2):
+        port = free_port()
+        log = tmp_path / f"server{index}.log"
+        command = [
+            sys.executable, "-m", "gunicorn", "-c", "python:authsvc.gunicorn_conf",
+            "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "8", "authsvc:create_app()",
+        ]  # fmt: skip
+        with log.open("w") as out:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                command,
+                env=server_env(TEST_DATABASE_URL, FLASK_INSTANCE_PATH=str(tmp_path / f"instance{index}")),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        processes.append(process)
+        bases.append(f"http://127.0.0.1:{port}")
+    try:
+        for base, process, index in zip(bases, processes, range(2), strict=True):
+            wait_until_up(base, process, tmp_path / f"server{index}.log")
+        yield bases
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)
+
+
+def flask_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run an operator command as its own process against the shared database."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "authsvc:create_app", *args],
+        env=server_env(TEST_DATABASE_URL),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
