@@ -1,0 +1,132 @@
+"""The database goes away and comes back: 503 quickly while it is gone, recovery with no restart."""
+
+from __future__ import annotations
+
+import gc
+import socket
+import threading
+import time
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from authsvc.db import get_engine
+from tests.conftest import PASSWORD, TEST_DATABASE_URL, bearer, build_app, login, make_settings
+from tests.system.conftest import needs_postgres
+
+pytestmark = needs_postgres
+
+
+class TcpProxy:
+    """A cuttable wire between the app and PostgreSQL: ``cut()`` drops every connection at once."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            if self._listener is not None:
+                try:  # shutdown wakes the thread blocked in accept(); close alone does not
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self._listener.close()
+                self._listener = None
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def proxy():
+    url = make_url(TEST_DATABASE_URL)
+    wire = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    wire.start()
+    yield wire
+    wire.cut()
+
+
+def timed(call):
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+def test_database_outage_gives_503_then_recovers_without_restart(tmp_path, proxy):
+    url = make_url(TEST_DATABASE_URL).set(port=proxy.port).render_as_string(hide_password=False)
+    app = build_app(make_settings(tmp_path, database_url=url))
+    client = app.test_client()
+    client.post(
+        "/api/auth/register", json={"username": "gus", "email": "gus@example.com", "password": PASSWORD}
+    )
+    tokens = login(client, "gus")
+    assert client.get("/health").status_code == 200
+
+    proxy.cut()
+    for method, path, kwargs in [
+        ("get", "/api/auth/whoami", {"headers": bearer(tokens["access_token"])}),
+        ("get", "/list/", {"headers": bearer(tokens["access_token"])}),
+        ("post", "/api/auth/login", {"json": {"username": "gus", "password": PASSWORD}}),
+        ("post", "/token/", {"json": {"username": "gus", "password": PASSWORD}}),
+        ("post", "/api/auth/refresh", {"headers": bearer(tokens["refresh_token"])}),
+    ]:
+        response, seconds = timed(lambda: getattr(client, method)(path, **kwargs))  # noqa: B023
+        assert response.status_code == 503, (path, response.data)
+        assert response.get_json() == {
+            "detail": "The database is unavailable; try again shortly.",
+            "code": "database_unavailable",
+        }
+        assert seconds < 10, f"{path} hung for {seconds:.1f}s"  # bounded by the connect timeout, not hung
+    health, seconds = timed(lambda: client.get("/health"))
+    assert health.status_code == 503
+    assert health.get_json()["database"] == "unavailable"
+
+    proxy.start()  # the database is back, on the same address
+    assert client.get("/health").status_code == 200
+    assert client.get("/api/auth/whoami", headers=bearer(tokens["access_token"])).status_code == 200
+    assert client.post("/api/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 200
+    get_engine(app).dispose()
+    gc.collect()  # close the connections the outage broke now, inside the test, not at interpreter exit
