@@ -55,6 +55,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "jwt_secret_key": "test-jwt-secret-0123456789abcdef0123456789",
         "secret_key": "test-flask-secret-0123456789abcdef012345678",
         "bcrypt_rounds": 4,
+        "ratelimit_enabled": False,  # throttling has its own tests; elsewhere it would only add noise
     }
     values.update(overrides)
     return Settings(**values)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 
 from flask_openapi3 import Info, OpenAPI
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authsvc import cli, db, migrate
 from authsvc.api import auth as auth_api
-from authsvc.api import compat, deps, errors, gate
+from authsvc.api import compat, deps, errors, gate, headers, limits
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
 from authsvc.config import ConfigError, Settings
@@ -54,11 +55,17 @@ def configure(app: OpenAPI, settings: Settings) -> None:
         TESTING=settings.environment == "testing",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # section 1 fixes key order
+    if settings.trusted_proxies:
+        # Believe X-Forwarded-For only for as many hops as there are proxies we run; by default
+        # none, so a client cannot pick its own IP (and its own rate-limit bucket) with a header.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def register_extensions(app: OpenAPI, settings: Settings) -> None:
     db.init_app(app, settings)
     deps.init_app(app, settings)
+    limits.init_app(app, settings)
     if db.get_engine(app).dialect.name == "sqlite":
         # The no-configuration path: a SQLite file that is migrated to the newest schema on start.
         migrate.upgrade_on_start(db.get_engine(app), settings.instance_path)
@@ -72,6 +79,7 @@ def register_blueprints(app: OpenAPI) -> None:
 
 def register_errorhandlers(app: OpenAPI) -> None:
     errors.init_app(app)
+    headers.init_app(app)
 
 
 def register_commands(app: OpenAPI) -> None:

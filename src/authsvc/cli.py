@@ -11,7 +11,7 @@ from authsvc.api.deps import hasher as current_hasher
 from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import AuthError
 from authsvc.models import Role, utcnow
-from authsvc.schemas import PASSWORD_MIN, Email, Username
+from authsvc.schemas import Email, NewPassword, Username
 from authsvc.security import PasswordHasher
 from authsvc.services import accounts, maintenance, users
 from authsvc.services.passwords import password_problem
@@ -36,8 +36,7 @@ def create_user_command(username: str, email: str | None, password: str | None, 
         email = _valid(TypeAdapter(Email), email, "--email")
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < PASSWORD_MIN:
-        raise click.BadParameter(f"must be at least {PASSWORD_MIN} characters", param_hint="password")
+    password = _valid(TypeAdapter(NewPassword), password, "password")
     if problem := password_problem(password, username=username):
         # The operator chose it deliberately: warn, do not refuse.
         click.echo(f"Warning: {problem}", err=True)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PREFIX = "FLASK_"
@@ -54,12 +55,30 @@ class Settings(BaseModel):
     db_pool_timeout: float = Field(5.0, gt=0)
     db_connect_timeout: int = Field(3, ge=1)
     db_statement_timeout_ms: int = Field(5000, ge=0)
+    ratelimit_enabled: bool = True
+    ratelimit_storage_uri: str = "memory://"
+    ratelimit_login_username: str = "5/minute;100/hour"
+    ratelimit_login_ip: str = "30/minute"
+    ratelimit_register: str = "60/hour"
+    ratelimit_refresh: str = "120/minute"
+    trusted_proxies: int = Field(0, ge=0, le=10)
 
     @field_validator("database_url")
     @classmethod
     def _url_has_scheme(cls, value: str) -> str:
         if value and "://" not in value:
             raise ValueError("must be a SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://...")
+        return value
+
+    @field_validator(
+        "ratelimit_login_username", "ratelimit_login_ip", "ratelimit_register", "ratelimit_refresh"
+    )
+    @classmethod
+    def _limit_parses(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("must be a rate such as '5/minute' or '5/minute;100/hour'") from None
         return value
 
     @property

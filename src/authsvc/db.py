@@ -27,7 +27,9 @@ def make_engine(settings: Settings) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
@@ -42,6 +44,7 @@ def make_engine(settings: Settings) -> Engine:
         url = url.difference_update_query(["options"])
     return create_engine(
         url,
+        hide_parameters=True,  # SQL errors must never carry a hash or an email into a log line
         pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
+from authsvc.api import limits
 from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.guard import bearer_token, current_identity
 from authsvc.api.render import json_response, session_record, token_response, user_record
@@ -45,6 +46,7 @@ def _tokens(pair: TokenPair) -> Response:
 
 
 @bp.post("/register", responses={201: UserOut, 409: ErrorOut})
+@limits.register
 def register(body: UserCreate) -> Response:
     """Create an account with the ``user`` role."""
     check_password(body.password, username=body.username)
@@ -55,6 +57,7 @@ def register(body: UserCreate) -> Response:
 
 
 @bp.post("/login", responses={200: LoginOut})
+@limits.sign_in
 def login(body: Credentials) -> Response:
     """Sign in: a new session with an access and a refresh token."""
     pair = auth.sign_in(
@@ -76,6 +79,7 @@ def whoami() -> Response:
 
 @bp.get("/refresh", responses={200: LoginOut}, security=BEARER)
 @bp.post("/refresh", responses={200: LoginOut}, security=BEARER)
+@limits.refresh
 def refresh() -> Response:
     """Rotate the refresh token given as Bearer: a new pair, the old refresh token spent."""
     pair = auth.refresh(

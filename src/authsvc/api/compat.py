@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
+from authsvc.api import limits
 from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.guard import current_identity
 from authsvc.api.render import json_response, token_response, user_records
@@ -27,6 +28,7 @@ def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
 
 
 @bp.post("/token/", responses={200: TokenPair, 401: CompatDetail})
+@limits.sign_in
 def obtain_pair(body: Credentials) -> Response:
     """Sign in and get a refresh and an access token."""
     try:
@@ -44,6 +46,7 @@ def obtain_pair(body: Credentials) -> Response:
 
 
 @bp.post("/token/refresh/", responses={200: RotatedPair, 401: CompatDetail})
+@limits.refresh
 def refresh_pair(body: RefreshIn) -> Response:
     """Rotate a refresh token: a new pair, the old refresh token spent."""
     try:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import false
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
@@ -89,7 +90,9 @@ def page_users(
     Every order ends on the id, so paging never skips or repeats a user.
     """
     conditions = []
-    if where.q:
+    if where.q and "\0" in where.q:
+        conditions.append(false())  # no name or email holds a NUL (and PostgreSQL refuses one in text)
+    elif where.q:
         pattern = "%" + _escape_like(username_key(where.q)) + "%"
         conditions.append(
             or_(col(User.username_key).like(pattern, escape="\\"), col(User.email).like(pattern, escape="\\"))
