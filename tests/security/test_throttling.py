@@ -1,0 +1,137 @@
+"""Throttling: guessing one account, spraying many, and the counts shared through Redis."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+
+import pytest
+
+from tests.conftest import PASSWORD, bearer, build_app, login, make_settings
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+_addresses = (f"198.51.100.{n}" for n in itertools.cycle(range(1, 255)))
+
+
+@pytest.fixture
+def throttled(tmp_path):
+    """An app with throttling on (the suite's default app has it off)."""
+
+    def make(**overrides):
+        return build_app(make_settings(tmp_path / uuid.uuid4().hex, ratelimit_enabled=True, **overrides))
+
+    return make
+
+
+def sign_in(client, username, password="wrong-password", *, path="/api/auth/login", ip=None):
+    return client.post(
+        path,
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": ip or next(_addresses)},
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login", "/token/"])
+def test_guessing_one_account_from_many_ips_is_stopped_after_five(throttled, path):
+    client = throttled().test_client()
+    statuses = [sign_in(client, "victim", path=path).status_code for _ in range(5)]
+    assert statuses == [401] * 5
+    refused = sign_in(client, "victim", path=path)
+    assert refused.status_code == 429
+    assert refused.get_json() == {"detail": "Too many requests; slow down.", "code": "rate_limited"}
+    assert int(refused.headers["Retry-After"]) > 0
+    # the limit is per account, and names compare the way sign-in compares them
+    assert sign_in(client, "VICTIM", path=path).status_code == 429
+    assert sign_in(client, "someone-else", path=path).status_code == 401
+
+
+def test_spraying_many_accounts_from_one_ip_is_stopped_after_thirty(throttled):
+    client = throttled().test_client()
+    statuses = [sign_in(client, f"name{n}", ip="203.0.113.7").status_code for n in range(30)]
+    assert set(statuses) == {401}
+    assert sign_in(client, "name-next", ip="203.0.113.7").status_code == 429
+    assert sign_in(client, "name-next", ip="203.0.113.8").status_code == 401
+
+
+def test_successful_sign_ins_do_not_count(throttled):
+    app = throttled()
+    client = app.test_client()
+    client.post(
+        "/api/auth/register", json={"username": "reg", "email": "reg@example.com", "password": PASSWORD}
+    )
+    for _ in range(8):
+        assert sign_in(client, "reg", PASSWORD, ip="203.0.113.9").status_code == 200
+
+
+def test_limits_are_configurable_and_registration_is_limited_per_ip(throttled):
+    client = throttled(ratelimit_register="2/hour").test_client()
+    for n in range(2):
+        body = {"username": f"new{n}", "email": f"new{n}@example.com", "password": PASSWORD}
+        assert client.post("/api/auth/register", json=body).status_code == 201
+    body = {"username": "new3", "email": "new3@example.com", "password": PASSWORD}
+    assert client.post("/api/auth/register", json=body).status_code == 429
+
+
+def test_refresh_is_limited_per_ip(throttled):
+    app = throttled(ratelimit_refresh="2/minute")
+    client = app.test_client()
+    client.post(
+        "/api/auth/register", json={"username": "ref", "email": "ref@example.com", "password": PASSWORD}
+    )
+    token = login(client, "ref")["refresh_token"]
+    for _ in range(2):
+        reply = client.post("/api/auth/refresh", headers=bearer(token))
+        assert reply.status_code == 200
+        token = reply.get_json()["refresh_token"]
+    assert client.post("/api/auth/refresh", headers=bearer(token)).status_code == 429
+
+
+def test_x_forwarded_for_cannot_pick_a_fresh_bucket_by_default(throttled):
+    client = throttled(ratelimit_login_ip="3/minute").test_client()
+    for n in range(3):
+        headers = {"X-Forwarded-For": f"192.0.2.{n}"}
+        assert (
+            client.post(
+                "/api/auth/login", json={"username": f"x{n}", "password": "nope-nope"}, headers=headers
+            ).status_code
+            == 401
+        )
+    spoofed = client.post(
+        "/api/auth/login",
+        json={"username": "x9", "password": "nope-nope"},
+        headers={"X-Forwarded-For": "192.0.2.99"},
+    )
+    assert spoofed.status_code == 429
+
+
+def test_trusted_proxy_hops_make_the_forwarded_address_count(throttled):
+    client = throttled(ratelimit_login_ip="3/minute", trusted_proxies=1).test_client()
+    for n in range(3):
+        headers = {"X-Forwarded-For": "192.0.2.50"}
+        assert (
+            client.post(
+                "/api/auth/login", json={"username": f"y{n}", "password": "nope-nope"}, headers=headers
+            ).status_code
+            == 401
+        )
+    other_client = client.post(
+        "/api/auth/login",
+        json={"username": "y9", "password": "nope-nope"},
+        headers={"X-Forwarded-For": "192.0.2.51"},
+    )
+    assert other_client.status_code == 401
+
+
+@pytest.mark.skipif(
+    not TEST_REDIS_URL, reason="needs Redis to share counts between processes: set TEST_REDIS_URL=redis://..."
+)
+def test_two_processes_share_counts_through_redis(throttled):
+    """Two app instances stand in for two server processes: one Redis, one count."""
+    first = throttled(ratelimit_storage_uri=TEST_REDIS_URL).test_client()
+    second = throttled(ratelimit_storage_uri=TEST_REDIS_URL).test_client()
+    account = f"shared-{uuid.uuid4().hex[:12]}"
+    statuses = [sign_in(client, account).status_code for client in (first, second, first, second, first)]
+    assert statuses == [401] * 5
+    assert sign_in(second, account).status_code == 429
+    assert sign_in(first, account).status_code == 429
