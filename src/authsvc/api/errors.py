@@ -78,7 +78,9 @@ def _handle_domain(error: exc.AuthError) -> Response:
         errors = [{"loc": ["body", error.field], "msg": error.detail}]
     response = error_response(status, error.code, error.detail, errors)
     if status == 401:
-        response.headers["WWW-Authenticate"] = "Bearer"
+        # RFC 6750: say the presented token failed; a wrong password is not a bad token.
+        invalid = isinstance(error, exc.TokenInvalid)
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
     return response
 
 
