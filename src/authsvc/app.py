@@ -9,12 +9,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authsvc import cli, db, migrate
 from authsvc.api import auth as auth_api
-from authsvc.api import compat, deps, errors, gate, headers, limits
+from authsvc.api import compat, deps, docs, errors, gate, headers, limits
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
 from authsvc.config import ConfigError, Settings
+from authsvc.schemas import ErrorOut
 
 SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+# Answers any endpoint can give: a bad body, one too large or not JSON, throttling, a database outage.
+COMMON_RESPONSES = dict.fromkeys((400, 413, 415, 429, 500, 503), ErrorOut)
 
 
 def create_app(settings: Settings | None = None) -> OpenAPI:
@@ -27,6 +30,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         security_schemes=SECURITY_SCHEMES,
         validation_error_status=400,
         validation_error_callback=errors.validation_error_response,
+        validation_error_model=ErrorOut,
         doc_ui=False,
         instance_path=str(settings.instance_path),
     )
@@ -74,6 +78,7 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
 def register_blueprints(app: OpenAPI) -> None:
     for blueprint in (meta_api.bp, compat.bp, auth_api.bp, users_api.bp):
         app.register_api(blueprint)
+    app.register_blueprint(docs.bp)
     gate.init_app(app)
 
 

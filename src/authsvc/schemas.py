@@ -197,6 +197,10 @@ class CompatMsg(BaseModel):
     msg: str
 
 
+class CompatUnauthorized(RootModel[CompatDetail | CompatMsg]):
+    """/list/'s 401: ``{"msg": ...}`` without a header, ``{"detail": ...}`` with a bad one."""
+
+
 class Health(BaseModel):
     status: Literal["success", "error"]
     message: str

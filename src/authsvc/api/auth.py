@@ -7,6 +7,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from authsvc.api import limits
 from authsvc.api.deps import client_info, codec, db, hasher, settings
+from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import bearer_token, current_identity
 from authsvc.api.render import json_response, session_record, token_response, user_record
 from authsvc.schemas import (
@@ -30,7 +31,7 @@ bp = APIBlueprint(
     __name__,
     url_prefix="/api/auth",
     abp_tags=[Tag(name="auth", description="Accounts, tokens and sessions")],
-    abp_responses={400: ErrorOut, 401: ErrorOut},
+    abp_responses={**COMMON_RESPONSES, 400: ErrorOut, 401: ErrorOut},
 )
 BEARER = [{"bearer": []}]
 

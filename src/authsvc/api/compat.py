@@ -7,13 +7,29 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from authsvc.api import limits
 from authsvc.api.deps import client_info, codec, db, hasher, settings
+from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity
 from authsvc.api.render import json_response, token_response, user_records
 from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
-from authsvc.schemas import CompatDetail, Credentials, RefreshIn, RotatedPair, TokenPair, UserList
+from authsvc.schemas import (
+    CompatDetail,
+    CompatUnauthorized,
+    Credentials,
+    RefreshIn,
+    RotatedPair,
+    TokenPair,
+    UserList,
+)
 from authsvc.services import auth, users
 
-bp = APIBlueprint("compat", __name__, abp_tags=[Tag(name="compat", description="Section 1 contract")])
+bp = APIBlueprint(
+    "compat",
+    __name__,
+    abp_tags=[
+        Tag(name="compat", description="Compatibility endpoints (simplejwt / Flask-JWT-Extended bodies)")
+    ],
+    abp_responses=COMMON_RESPONSES,
+)
 
 BAD_LOGIN = {"detail": "Invalid username or password"}
 MISSING_HEADER = {"msg": "Missing Authorization Header"}
@@ -64,7 +80,7 @@ def refresh_pair(body: RefreshIn) -> Response:
 
 @bp.get(
     "/list/",
-    responses={200: UserList, 401: CompatDetail},
+    responses={200: UserList, 401: CompatUnauthorized},
     security=[{"bearer": []}],
 )
 def list_all() -> Response:

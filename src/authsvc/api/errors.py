@@ -13,8 +13,13 @@ from werkzeug.exceptions import HTTPException
 
 from authsvc import exceptions as exc
 from authsvc.api.render import json_response
+from authsvc.schemas import ErrorOut
 
 log = logging.getLogger("authsvc")
+
+# Answers any endpoint can give (for the OpenAPI document): a bad body, one too large or not JSON,
+# throttling, an unexpected failure, a database outage.
+COMMON_RESPONSES: dict[int, type[ErrorOut]] = dict.fromkeys((400, 413, 415, 429, 500, 503), ErrorOut)
 
 # status -> (code, sentence) for errors raised by Flask/werkzeug themselves
 HTTP_ERRORS: dict[int, tuple[str, str]] = {

@@ -10,11 +10,17 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from authsvc.api.deps import db
+from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.render import json_response
 from authsvc.models import utcnow
 from authsvc.schemas import Health, Welcome
 
-bp = APIBlueprint("meta", __name__, abp_tags=[Tag(name="meta", description="Service information")])
+bp = APIBlueprint(
+    "meta",
+    __name__,
+    abp_tags=[Tag(name="meta", description="Service information")],
+    abp_responses=COMMON_RESPONSES,
+)
 
 
 @bp.get("/", responses={200: Welcome})

@@ -6,6 +6,7 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
 from authsvc.api.deps import client_info, codec, db
+from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity, require_admin
 from authsvc.api.render import json_response, user_record, user_records
 from authsvc.exceptions import NotFound
@@ -19,7 +20,7 @@ bp = APIBlueprint(
     url_prefix="/api/users",
     abp_tags=[Tag(name="users", description="User records and administration")],
     abp_security=[{"bearer": []}],
-    abp_responses={400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    abp_responses={**COMMON_RESPONSES, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
 )
 
 
