@@ -62,6 +62,7 @@ class Settings(BaseModel):
     ratelimit_register: str = "60/hour"
     ratelimit_refresh: str = "120/minute"
     trusted_proxies: int = Field(0, ge=0, le=10)
+    cors_origins: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -80,6 +81,18 @@ class Settings(BaseModel):
         except ValueError:
             raise ValueError("must be a rate such as '5/minute' or '5/minute;100/hour'") from None
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_urls(cls, value: str) -> str:
+        for origin in filter(None, (part.strip() for part in value.split(","))):
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def is_production(self) -> bool:

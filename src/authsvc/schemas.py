@@ -73,6 +73,13 @@ class Credentials(_Body):
     password: StrictStr
 
 
+class LoginIn(Credentials):
+    cookie: Annotated[bool, Field(strict=True)] = Field(
+        False,
+        description="Cookie mode for SPAs: the refresh token is set as an HttpOnly cookie, not returned",
+    )
+
+
 class RefreshIn(_Body):
     refresh: StrictStr
 
@@ -106,7 +113,9 @@ class RotatedPair(BaseModel):
 
 class LoginOut(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(
+        None, description="Absent in cookie mode, where it is an HttpOnly cookie"
+    )
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,6 +96,15 @@ class TokenCodec:
         }
         token = jwt.encode(claims, self.secret, algorithm=ALGORITHM, headers=TOKEN_HEADER)
         return IssuedToken(token=token, jti=jti, expires_at=expires_at)
+
+    def csrf_for(self, refresh_jti: str) -> str:
+        """The CSRF value that goes with one refresh token in cookie mode.
+
+        Derived from the token's id with the signing secret, so a value planted by another site
+        (cookie tossing) cannot match, and nothing extra has to be stored.
+        """
+        digest = hmac.new(self.secret.encode(), b"csrf:" + refresh_jti.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def decode(self, token: str, *, expected_type: TokenType) -> dict[str, Any]:
         """Verify signature, algorithm, claims and type; any failure is one ``TokenInvalid``."""

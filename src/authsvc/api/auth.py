@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from authsvc.api import limits
+from authsvc.api import cookies, limits
 from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import bearer_token, current_identity
 from authsvc.api.render import json_response, session_record, token_response, user_record
 from authsvc.schemas import (
-    Credentials,
     ErrorOut,
+    LoginIn,
     LoginOut,
     LogoutOut,
     LogoutQuery,
@@ -36,14 +36,31 @@ bp = APIBlueprint(
 BEARER = [{"bearer": []}]
 
 
-def _tokens(pair: TokenPair) -> Response:
-    return token_response(
-        LoginOut(
-            access_token=pair.access.token,
-            refresh_token=pair.refresh.token,
-            expires_in=settings().jwt_access_token_expires,
-        )
+def _tokens(pair: TokenPair, *, cookie: bool = False) -> Response:
+    """The login body; in cookie mode the refresh token goes into an HttpOnly cookie instead."""
+    body = LoginOut(
+        access_token=pair.access.token,
+        refresh_token=None if cookie else pair.refresh.token,
+        expires_in=settings().jwt_access_token_expires,
     )
+    response = token_response(body.model_dump(exclude_none=True))
+    if cookie:
+        cookies.set_refresh_cookies(response, pair, codec=codec(), settings=settings())
+    return response
+
+
+def _refresh_token() -> tuple[str, bool]:
+    """The refresh token to rotate and whether it came by cookie.
+
+    A bearer header wins; a cookie is honoured only on POST and only with the matching CSRF
+    value, checked before anything is spent.
+    """
+    token = cookies.refresh_cookie()
+    if request.method != "POST" or "Authorization" in request.headers or token is None:
+        return bearer_token(), False
+    claims = codec().decode(token, expected_type="refresh")
+    cookies.check_csrf(claims["jti"], codec=codec())
+    return token, True
 
 
 @bp.post("/register", responses={201: UserOut, 409: ErrorOut})
@@ -59,8 +76,8 @@ def register(body: UserCreate) -> Response:
 
 @bp.post("/login", responses={200: LoginOut})
 @limits.sign_in
-def login(body: Credentials) -> Response:
-    """Sign in: a new session with an access and a refresh token."""
+def login(body: LoginIn) -> Response:
+    """Sign in: a new session with an access and a refresh token (``"cookie": true``: refresh by cookie)."""
     pair = auth.sign_in(
         session=db(),
         hasher=hasher(),
@@ -69,7 +86,7 @@ def login(body: Credentials) -> Response:
         password=body.password,
         client=client_info(),
     )
-    return _tokens(pair)
+    return _tokens(pair, cookie=body.cookie)
 
 
 @bp.get("/whoami", responses={200: UserOut}, security=BEARER)
@@ -82,15 +99,16 @@ def whoami() -> Response:
 @bp.post("/refresh", responses={200: LoginOut}, security=BEARER)
 @limits.refresh
 def refresh() -> Response:
-    """Rotate the refresh token given as Bearer: a new pair, the old refresh token spent."""
+    """Rotate the refresh token (Bearer, or the cookie with ``X-CSRF-Token``); the old one is spent."""
+    token, by_cookie = _refresh_token()
     pair = auth.refresh(
         session=db(),
         codec=codec(),
-        token=bearer_token(),
+        token=token,
         reuse_interval=settings().jwt_refresh_reuse_interval,
         client=client_info(),
     )
-    return _tokens(pair)
+    return _tokens(pair, cookie=by_cookie)
 
 
 @bp.get("/logout", responses={200: LogoutOut}, security=BEARER)
@@ -100,7 +118,9 @@ def logout(query: LogoutQuery) -> Response:
     revoked = auth.logout(
         session=db(), codec=codec(), identity=current_identity(), scope=query.scope, client=client_info()
     )
-    return json_response(LogoutOut(scope=query.scope, revoked_sessions=revoked))
+    response = json_response(LogoutOut(scope=query.scope, revoked_sessions=revoked))
+    cookies.clear_refresh_cookies(response, settings=settings())
+    return response
 
 
 @bp.get("/sessions", responses={200: SessionList}, security=BEARER)
@@ -137,4 +157,4 @@ def change_password(body: PasswordChange) -> Response:
         new_password=body.new_password,
         client=client_info(),
     )
-    return _tokens(pair)
+    return _tokens(pair, cookie=cookies.refresh_cookie() is not None)

@@ -24,7 +24,7 @@ def json_response(payload: Any, status: int = 200) -> Response:
     )
 
 
-def token_response(payload: BaseModel, status: int = 200) -> Response:
+def token_response(payload: Any, status: int = 200) -> Response:
     """Tokens must never be cached by a browser or proxy (RFC 6749 section 5.1)."""
     response = json_response(payload, status)
     response.headers["Cache-Control"] = "no-store"
