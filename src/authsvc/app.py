@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authsvc import cli, db, migrate
 from authsvc.api import auth as auth_api
-from authsvc.api import compat, cookies, deps, docs, errors, gate, headers, limits
+from authsvc.api import compat, cookies, demo, deps, docs, errors, gate, headers, limits
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
 from authsvc.config import ConfigError, Settings
@@ -90,6 +90,7 @@ def register_blueprints(app: OpenAPI) -> None:
     for blueprint in (meta_api.bp, compat.bp, auth_api.bp, users_api.bp):
         app.register_api(blueprint)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(demo.bp)
     gate.init_app(app)
 
 

@@ -36,6 +36,9 @@ def index() -> Response:
         "token": url_for("compat.obtain_pair"),
         "list": url_for("compat.list_all"),
         "health": url_for("meta.health"),
+        "openapi": url_for("docs.openapi"),
+        "docs": url_for("docs.docs"),
+        "demo": url_for("demo.page"),
     }
     return json_response(Welcome(message="Welcome to authsvc", version=version("authsvc"), links=links))
 

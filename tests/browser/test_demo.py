@@ -1,0 +1,134 @@
+"""The SPA flow in a real browser: headless Chromium driven by Playwright against a live server.
+
+``.ci/run`` installs Debian's chromium; elsewhere the test skips, saying why.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from authsvc.api.deps import hasher
+from authsvc.db import get_engine, session_scope
+from authsvc.services import users
+from tests.conftest import PASSWORD, build_app, make_settings
+from tests.system.conftest import free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium; .ci/run does)"
+)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[str]:
+    """The app on a real port, in development mode (cookies may drop Secure on http://127.0.0.1)."""
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    app = build_app(make_settings(tmp_path, environment="development", cors_origins=origin))
+    with app.app_context():
+        with session_scope(get_engine(app)) as session:
+            users.create_user(
+                session=session, hasher=hasher(), username="ada", password=PASSWORD, email="ada@example.com"
+            )
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield origin
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    get_engine(app).dispose()
+
+
+@pytest.fixture
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def test_spa_flow_in_chromium(live_server, browser, tmp_path):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live_server}/demo")
+    page.wait_for_selector("#status:has-text('signed out')")
+
+    # sign in: the username appears; the refresh token is an HttpOnly cookie script cannot read
+    page.fill("#username", "ada")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#who:has-text('as ada')")
+    cookies = {cookie["name"]: cookie for cookie in context.cookies()}
+    assert cookies["refresh_token"]["httpOnly"] is True
+    assert cookies["refresh_token"]["sameSite"] == "Strict"
+    assert cookies["refresh_token"]["path"] == "/api/auth"
+    readable = {part.split("=")[0].strip() for part in page.evaluate("document.cookie").split(";")}
+    assert readable == {"csrf_refresh_token"}  # the refresh token itself is invisible to script
+
+    # force an expiry: the next call gets 401, refreshes silently through the cookie, and succeeds
+    page.evaluate("window.authsvcDemo.expireNow()")
+    page.click("#whoami")
+    page.wait_for_selector("#refreshes:has-text('1')")
+    assert page.text_content("#who") == "as ada"
+
+    # the CSRF defence: the refresh cookie alone (no X-CSRF-Token) is refused and spends nothing
+    refused = page.evaluate(
+        "fetch('/api/auth/refresh', {method: 'POST', credentials: 'same-origin'}).then(r => r.status)"
+    )
+    assert refused == 403
+
+    # reload: the in-memory token is gone, the cookie signs the page back in
+    page.reload()
+    page.wait_for_selector("#who:has-text('as ada')")
+    page.click("#sessions")
+    page.wait_for_selector("#session-list li")
+    page.screenshot(path=str(tmp_path / "demo-signed-in.png"))
+
+    # sign out: cookies cleared, whoami now fails
+    page.click("#logout")
+    page.wait_for_selector("#status:has-text('signed out')")
+    assert "refresh_token" not in {cookie["name"] for cookie in context.cookies()}
+    whoami = page.evaluate("fetch('/api/auth/whoami').then(r => r.status)")
+    assert whoami == 401
+    page.screenshot(path=str(tmp_path / "demo-signed-out.png"))
+    assert (tmp_path / "demo-signed-in.png").stat().st_size > 0
+
+
+def test_an_origin_not_allowed_cannot_read_responses(live_server, browser):
+    """A page on another origin (localhost instead of 127.0.0.1) gets no CORS grant."""
+    other_origin = live_server.replace("127.0.0.1", "localhost")
+    page = browser.new_context().new_page()
+    page.goto(f"{other_origin}/demo")
+    outcome = page.evaluate(
+        """async (target) => {
+            try {
+                const response = await fetch(target + '/health', {credentials: 'include'});
+                return 'read ' + response.status;
+            } catch (error) {
+                return 'blocked';
+            }
+        }""",
+        live_server,
+    )
+    assert outcome == "blocked"
+    # the allowed origin itself can read the same response
+    allowed = browser.new_context().new_page()
+    allowed.goto(f"{live_server}/demo")
+    assert allowed.evaluate("fetch('/health').then(r => r.status)") == 200
