@@ -1,0 +1,68 @@
+"""Drives wrk (Debian's package) against loopback and parses its latency report."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+@dataclass(frozen=True)
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit("bench needs wrk: apt-get install wrk (Debian package)")
+    return path
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise ValueError(f"unparsed latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run(
+    url: str,
+    *,
+    connections: int,
+    duration: int,
+    threads: int = 2,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: int = 10,
+) -> Result:
+    """One bounded wrk run; a Lua script sets the method, body and headers."""
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append(f"wrk.body = [[{body}]]")
+    for name, value in (headers or {}).items():
+        lines.append(f'wrk.headers["{name}"] = "{value}"')
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines) + "\n")
+    command = [
+        require_wrk(), f"-t{min(threads, connections)}", f"-c{connections}", f"-d{duration}s",
+        f"--timeout={timeout}s", "--latency", "-s", script.name, url,
+    ]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
+    Path(script.name).unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    non_2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Result(rps, p50, p99, requests, int(non_2xx_match.group(1)) if non_2xx_match else 0)
