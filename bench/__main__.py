@@ -36,19 +36,22 @@ class Table:
         self.baseline = baseline
         self.rows: list[str] = []
 
-    def add(self, label: str, result: loadgen.Result | None = None, note: str = "", ratio: str | None = None) -> None:
+    def add(
+        self, label: str, result: loadgen.Result | None = None, note: str = "", ratio: str | None = None
+    ) -> None:
         if result is None:
             self.rows.append(f"| {label} | | | | {ratio or ''} | {note} |")
             return
         ratio = ratio or f"{result.rps / self.baseline.rps:.2f}x"
         errors = f"; {result.non_2xx} non-2xx" if result.non_2xx else ""
-        self.rows.append(
-            f"| {label} | {result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | {ratio} | {note}{errors} |"
-        )
+        figures = f"{result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f}"
+        self.rows.append(f"| {label} | {figures} | {ratio} | {note}{errors} |")
         print(self.rows[-1], file=sys.stderr, flush=True)
 
     def render(self) -> str:
-        head = "| measurement | req/s | p50 ms | p99 ms | ratio to bare | notes |\n|---|---:|---:|---:|---:|---|"
+        head = (
+            "| measurement | req/s | p50 ms | p99 ms | ratio to bare | notes |\n|---|---:|---:|---:|---:|---|"
+        )
         return head + "\n" + "\n".join(self.rows)
 
 
@@ -101,7 +104,9 @@ def run_database(label: str, url: str, work: Path, table: Table, duration: int) 
         table.add(f"{label}: GET /list/ (100 users)", run("/list/", headers=bearer))
         whoami_empty = run("/api/auth/whoami", headers=bearer)
         table.add(f"{label}: GET /api/auth/whoami", whoami_empty)
-        table.add(f"{label}: GET /list/ 401 (bad token)", run("/list/", headers={"Authorization": "Bearer x.y.z"}))
+        table.add(
+            f"{label}: GET /list/ 401 (bad token)", run("/list/", headers={"Authorization": "Bearer x.y.z"})
+        )
 
         verify = bcrypt_verify_seconds(password_hash)
         cores = os.cpu_count() or 1
@@ -137,7 +142,9 @@ def run_database(label: str, url: str, work: Path, table: Table, duration: int) 
 
         run("/health", c=2)  # warm both workers before taking the idle baseline
         idle = reset_peaks(server.workers())
-        big = loadgen.run(base + "/list/", connections=2, duration=max(duration, 5), headers=bearer, timeout=60)
+        big = loadgen.run(
+            base + "/list/", connections=2, duration=max(duration, 5), headers=bearer, timeout=60
+        )
         table.add(
             f"{label}: GET /list/ (100,000 users)",
             big,
@@ -162,8 +169,8 @@ def main() -> None:
     run_database("SQLite", f"sqlite:///{work / 'bench.sqlite3'}", work, table, duration)
     if postgres := os.environ.get("BENCH_DATABASE_URL"):
         run_database("PostgreSQL", postgres, work, table, duration)
-    print(f"authsvc benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}, wrk {duration}s per row\n")  # fmt: skip
+    machine = f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"authsvc benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}, wrk {duration}s per row\n")
     print(table.render())
 
 

@@ -60,9 +60,9 @@ def revocations(engine: Engine, *, blocklist_rows: int, sessions: int, user_ids:
         for n in range(blocklist_rows)
     )  # fmt: skip
     live = (
-        {"id": uuid.uuid4().hex, "user_id": user_ids[n % len(user_ids)], "created_at": now, "last_used_at": now,
-         "user_agent": "bench", "ip": "127.0.0.1", "refresh_jti": uuid.uuid4().hex, "access_jti": uuid.uuid4().hex,
-         "rotated_at": now, "expires_at": later}
+        {"id": uuid.uuid4().hex, "user_id": user_ids[n % len(user_ids)], "created_at": now,
+         "last_used_at": now, "user_agent": "bench", "ip": "127.0.0.1", "refresh_jti": uuid.uuid4().hex,
+         "access_jti": uuid.uuid4().hex, "rotated_at": now, "expires_at": later}
         for n in range(sessions)
     )  # fmt: skip
     with engine.begin() as connection:

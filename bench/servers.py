@@ -28,7 +28,9 @@ class Server:
             "-b", f"127.0.0.1:{self.port}", "--timeout", "120", "--no-control-socket", app,
         ]  # fmt: skip
         with log.open("w") as out:
-            self.process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

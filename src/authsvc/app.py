@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
+from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -43,6 +45,16 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     return app
 
 
+class SafeJSONProvider(DefaultJSONProvider):
+    """JSON nested deeper than Python can recurse is invalid JSON (a 400), not a crash."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def _settings_from_env() -> Settings:
     """Read the environment once; a bad value stops start-up with one line naming the variable."""
     try:
@@ -59,6 +71,7 @@ def configure(app: OpenAPI, settings: Settings) -> None:
         MAX_CONTENT_LENGTH=settings.max_content_length,
         TESTING=settings.environment == "testing",
     )
+    app.json = SafeJSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # section 1 fixes key order
     if settings.trusted_proxies:
         # Believe X-Forwarded-For only for as many hops as there are proxies we run; by default

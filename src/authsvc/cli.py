@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from pydantic import TypeAdapter, ValidationError
 
 from authsvc.api.deps import codec as current_codec
@@ -25,6 +26,7 @@ def _valid(adapter: TypeAdapter, value: str | None, what: str) -> str:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.option("--email", default=None, help="Email address (optional for operator-made users).")
 @click.option("--password", default=None, help="Prompted for (twice, hidden) when not given.")
@@ -70,6 +72,7 @@ def _change(username: str, **changes: object) -> None:
 
 
 @click.command("set-role")
+@with_appcontext
 @click.argument("username")
 @click.argument("role", type=click.Choice([role.value for role in Role]))
 def set_role_command(username: str, role: str) -> None:
@@ -78,6 +81,7 @@ def set_role_command(username: str, role: str) -> None:
 
 
 @click.command("deactivate")
+@with_appcontext
 @click.argument("username")
 def deactivate_command(username: str) -> None:
     """Deactivate a user: sign-in is refused and every session ends at once."""
@@ -85,6 +89,7 @@ def deactivate_command(username: str) -> None:
 
 
 @click.command("prune-tokens")
+@with_appcontext
 def prune_tokens_command() -> None:
     """Delete blocklist rows that can no longer match a token, and dead sessions (run from cron)."""
     with session_scope(get_engine()) as session:

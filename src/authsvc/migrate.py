@@ -11,7 +11,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import Engine
 
 from authsvc.db import get_engine
@@ -95,6 +95,7 @@ def revision_command(message: str, autogenerate: bool) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Bring the schema to the newest revision (safe to run again)."""
     upgrade(get_engine())

@@ -14,6 +14,7 @@ import jwt
 from passlib.context import CryptContext
 
 from authsvc.exceptions import TokenInvalid
+from authsvc.models import MAX_ID
 
 ALGORITHM = "HS256"
 TOKEN_HEADER = {"typ": "JWT"}
@@ -129,7 +130,7 @@ class TokenCodec:
             claims["type"] != expected_type
             or not isinstance(claims["sid"], str)
             or not isinstance(claims["jti"], str)
-            or not (isinstance(claims["sub"], str) and claims["sub"].isascii() and claims["sub"].isdigit())
+            or not _is_id(claims["sub"])
         ):
             raise TokenInvalid()
         return claims
@@ -137,3 +138,14 @@ class TokenCodec:
 
 def expiry_of(claims: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(claims["exp"], UTC)
+
+
+def _is_id(subject: object) -> bool:
+    """A user id as a string of ASCII digits, within the range the id column can hold."""
+    return (
+        isinstance(subject, str)
+        and subject.isascii()
+        and subject.isdigit()
+        and len(subject) <= 10
+        and 0 < int(subject) <= MAX_ID
+    )

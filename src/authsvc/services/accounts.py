@@ -9,12 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
-from authsvc.exceptions import EmailTaken, InvalidCredentials, LastAdmin, NotFound
+from authsvc.exceptions import EmailTaken, InvalidCredentials, LastAdmin
 from authsvc.models import Role, User
 from authsvc.security import PasswordHasher, TokenCodec
 from authsvc.services import sessions
 from authsvc.services.passwords import check_password
 from authsvc.services.sessions import TokenPair
+from authsvc.services.users import get_user
 
 
 def change_password(
@@ -40,13 +41,6 @@ def change_password(
     pair = sessions.start(session=session, codec=codec, user=user, client=client)
     audit("password_change", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
     return pair
-
-
-def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("User not found.")
-    return user
 
 
 def update_user(

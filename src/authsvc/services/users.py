@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
 from authsvc.exceptions import EmailTaken, NotFound, UsernameTaken
-from authsvc.models import Role, User
+from authsvc.models import MAX_ID, Role, User
 from authsvc.schemas import username_key
 from authsvc.security import PasswordHasher
 
@@ -54,6 +54,15 @@ def _ensure_free(session: Session, *, key: str, email: str | None) -> None:
         raise UsernameTaken()
     if email is not None and session.exec(select(User.id).where(User.email == email)).first() is not None:
         raise EmailTaken()
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """The user with this id, or ``NotFound``."""
+    # An id beyond the column's range names no row; asking the database would only be an error.
+    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        raise NotFound("User not found.")
+    return user
 
 
 def find_by_username(session: Session, username: str) -> User | None:
@@ -119,7 +128,4 @@ def get_user_for(*, session: Session, viewer: User, user_id: int) -> User:
     """
     if viewer.role != Role.ADMIN and viewer.id != user_id:
         raise NotFound("User not found.")
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("User not found.")
-    return user
+    return get_user(session, user_id)
