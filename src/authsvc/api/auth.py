@@ -152,7 +152,7 @@ def change_password(body: PasswordChange) -> Response:
         session=db(),
         hasher=hasher(),
         codec=codec(),
-        user=current_identity().user,
+        user_id=current_identity().user.id,
         current_password=body.current_password,
         new_password=body.new_password,
         client=client_info(),

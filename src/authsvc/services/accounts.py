@@ -23,20 +23,20 @@ def change_password(
     session: Session,
     hasher: PasswordHasher,
     codec: TokenCodec,
-    user: User,
+    user_id: int,
     current_password: str,
     new_password: str,
     client: ClientInfo = NO_CLIENT,
 ) -> TokenPair:
     """Set a new password, sign out every session (the caller's too) and start a fresh one."""
-    assert user.id is not None
+    user = get_user(session, user_id)
     if not hasher.verify(current_password, user.password_hash):
         audit("password_change", outcome="failure", user_id=user.id, client=client)
         raise InvalidCredentials("Current password is incorrect.")
     check_password(new_password, username=user.username, field="new_password")
     user.password_hash = hasher.hash(new_password)
     session.add(user)
-    sessions.revoke_all(session=session, codec=codec, user_id=user.id)
+    sessions.revoke_all(session=session, codec=codec, user_id=user_id)
     # start() commits the new hash, the revocations and the new session in one transaction
     pair = sessions.start(session=session, codec=codec, user=user, client=client)
     audit("password_change", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlmodel import Session, col, func, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, func, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.exceptions import InvalidCredentials, NotFound, TokenInvalid
@@ -15,7 +16,7 @@ from authsvc.schemas import USERNAME_MAX
 from authsvc.security import PasswordHasher, TokenCodec, expiry_of
 from authsvc.services import blocklist, sessions
 from authsvc.services.sessions import TokenPair
-from authsvc.services.users import find_by_username
+from authsvc.services.users import USER_COLUMNS, UserView, find_by_username
 
 Scope = Literal["local", "global", "others"]
 
@@ -24,7 +25,7 @@ Scope = Literal["local", "global", "others"]
 class Identity:
     """Who a valid access token speaks for, and the token's claims."""
 
-    user: User
+    user: UserView
     claims: dict[str, Any]
 
     @property
@@ -76,19 +77,27 @@ def verify_access(*, session: Session, codec: TokenCodec, token: str) -> Identit
     statement that loads the user, so revocation, deletion and deactivation all apply at once.
     """
     claims = codec.decode(token, expected_type="access")
-    revoked = (
-        select(func.count())
-        .select_from(TokenBlocklist)
-        .where(col(TokenBlocklist.jti).in_([claims["jti"], claims["sid"]]))
-        .scalar_subquery()
-    )
-    row = session.exec(select(User, revoked).where(User.id == int(claims["sub"]))).first()
+    params = {"user_id": int(claims["sub"]), "jti": claims["jti"], "sid": claims["sid"]}
+    row = session.connection().execute(_IDENTITY, params).first()
     if row is None:
         raise TokenInvalid()
-    user, revoked_count = row
-    if revoked_count or not user.is_active:
+    *columns, revoked = row
+    user = UserView(*columns)
+    if revoked or not user.is_active:
         raise TokenInvalid()
     return Identity(user=user, claims=claims)
+
+
+# Built once: the user's columns and a count of blocklist rows matching the token's jti or sid
+# (two primary-key probes), in one statement executed on the connection without the ORM.
+_blocklist = TokenBlocklist.__table__  # type: ignore[attr-defined]
+_IDENTITY = select(
+    *USER_COLUMNS,
+    select(func.count())
+    .select_from(_blocklist)
+    .where(_blocklist.c.jti.in_([bindparam("jti"), bindparam("sid")]))
+    .scalar_subquery(),
+).where(USER_COLUMNS[0] == bindparam("user_id"))
 
 
 def refresh(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import false
+from sqlalchemy import Engine, false
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
@@ -69,9 +71,42 @@ def find_by_username(session: Session, username: str) -> User | None:
     return session.exec(select(User).where(User.username_key == username_key(username))).first()
 
 
-def list_users(*, session: Session) -> Sequence[User]:
-    """Every user, ordered by id (the /list/ contract)."""
-    return session.exec(select(User).order_by(col(User.id))).all()
+class UserView(NamedTuple):
+    """A user as read for one request: the columns responses and authorisation need, no ORM state.
+
+    Read with plain Core statements on the hot paths (token checks, /list/), which costs a fraction
+    of loading ORM objects.
+    """
+
+    id: int
+    username: str
+    email: str | None
+    role: str
+    is_active: bool
+    created_at: datetime
+
+
+_users = User.__table__  # type: ignore[attr-defined]
+USER_COLUMNS = (
+    _users.c.id,
+    _users.c.username,
+    _users.c.email,
+    _users.c.role,
+    _users.c.is_active,
+    _users.c.created_at,
+)
+_ALL_USERS = select(*USER_COLUMNS).order_by(_users.c.id)
+
+
+def iter_users(*, engine: Engine, batch: int = 1000) -> Iterator[UserView]:
+    """Every user, ordered by id (the /list/ contract), fetched in batches so memory stays flat.
+
+    The generator owns its connection (a server-side cursor on PostgreSQL), because a streamed
+    response is still being read after the request's session has been closed.
+    """
+    with engine.connect() as connection:
+        for row in connection.execution_options(yield_per=batch).execute(_ALL_USERS):
+            yield UserView(*row)
 
 
 SORTS = {
@@ -121,7 +156,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def get_user_for(*, session: Session, viewer: User, user_id: int) -> User:
+def get_user_for(*, session: Session, viewer: UserView, user_id: int) -> User:
     """A user as seen by ``viewer``: admins see anyone, others only themselves.
 
     Someone else's id answers 404 rather than 403, so ids cannot be probed.

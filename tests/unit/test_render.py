@@ -1,0 +1,45 @@
+"""The hand-built fast paths render exactly what the pydantic models would."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from bench import seed
+from sqlmodel import Session
+
+from authsvc.api.render import user_record
+from authsvc.db import get_engine
+from authsvc.models import User
+from authsvc.schemas import UserOut
+from authsvc.services.users import UserView
+from tests.conftest import bearer, login
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)],
+    ids=["microseconds", "whole-second"],
+)
+@pytest.mark.parametrize("email", ["a@example.com", None])
+def test_user_record_matches_user_out(created_at, email):
+    view = UserView(7, "ädmin", email, "admin", False, created_at)
+    assert user_record(view) == UserOut.model_validate(view, from_attributes=True).model_dump(mode="json")
+    orm = User(id=7, username="ädmin", username_key="ädmin", email=email, password_hash="x", role="admin",
+               is_active=False, created_at=created_at)  # fmt: skip
+    assert user_record(orm) == UserOut.model_validate(orm).model_dump(mode="json")
+
+
+def test_a_long_list_is_streamed_with_the_same_bytes(app, client, make_user):
+    user = make_user()
+    with Session(get_engine(app)) as session:
+        password_hash = session.get(User, user.id).password_hash
+    seed.users_up_to(get_engine(app), 2_500, password_hash=password_hash)
+    response = client.get("/list/", headers=bearer(login(client, user.username)["access_token"]))
+    assert response.status_code == 200
+    assert response.is_streamed
+    body = response.get_data(as_text=True)
+    records = json.loads(body)
+    assert [record["id"] for record in records] == list(range(1, 2_501))
+    assert body == json.dumps(records, ensure_ascii=False)
