@@ -1,4 +1,4 @@
-"""One command: ``uv run python -m bench`` — start the servers, seed, load them with wrk, print the table.
+"""One command: ``uv run python -m bench`` (``BENCH_QUICK=1``: only the first three rows) — start the servers, seed, load them with wrk, print the table.
 
 Set ``BENCH_DATABASE_URL`` (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the suite on
 PostgreSQL as well as SQLite; ``BENCH_DURATION`` (seconds per measurement, default 5).
@@ -108,11 +108,16 @@ def run_database(label: str, url: str, work: Path, table: Table, duration: int) 
             f"{label}: GET /list/ 401 (bad token)", run("/list/", headers={"Authorization": "Bearer x.y.z"})
         )
 
+        if os.environ.get("BENCH_QUICK"):
+            return
         verify = bcrypt_verify_seconds(password_hash)
         cores = os.cpu_count() or 1
         ceiling = cores / verify
         body = json.dumps({"username": "user2", "password": PASSWORD})
-        sign_in = run("/token/", c=4, method="POST", body=body, headers={"Content-Type": "application/json"})
+        sign_in = loadgen.run(
+            base + "/token/", connections=4, duration=max(duration, 10), method="POST", body=body,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
         table.add(
             f"{label}: POST /token/ (bcrypt cost {ROUNDS})",
             sign_in,
@@ -124,6 +129,7 @@ def run_database(label: str, url: str, work: Path, table: Table, duration: int) 
         table.add(f"{label}: GET /api/users/all, 100 users", page)
         for total in (10_000, 100_000):
             seed.users_up_to(engine, total, password_hash=password_hash)
+            seed.settle(engine)
             result = run("/api/users/all?page=1&per_page=5", c=4, headers=bearer)
             table.add(
                 f"{label}: GET /api/users/all, {total:,} users",
@@ -133,6 +139,7 @@ def run_database(label: str, url: str, work: Path, table: Table, duration: int) 
 
         user_ids = list(range(1, 101))
         seed.revocations(engine, blocklist_rows=1_000_000, sessions=100_000, user_ids=user_ids)
+        seed.settle(engine)
         whoami_full = run("/api/auth/whoami", headers=bearer)
         table.add(
             f"{label}: whoami, 1M blocklist rows + 100k sessions",

@@ -70,3 +70,14 @@ def revocations(engine: Engine, *, blocklist_rows: int, sessions: int, user_ids:
             connection.execute(insert(TokenBlocklist), batch)
         for batch in _chunks(live):
             connection.execute(insert(AuthSession), batch)
+
+
+def settle(engine: Engine) -> None:
+    """Leave the database as a long-running deployment would have it after a bulk load:
+    statistics gathered and (SQLite) the write-ahead log checkpointed into the main file."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.exec_driver_sql("ANALYZE")
+        else:
+            connection.exec_driver_sql("ANALYZE")

@@ -112,10 +112,7 @@ class TokenCodec:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise TokenInvalid()
         try:
-            header = jwt.get_unverified_header(token)
-            if header.get("alg") != ALGORITHM or "kid" in header or header.get("typ", "JWT") != "JWT":
-                raise TokenInvalid()
-            claims = jwt.decode(
+            decoded = jwt.api_jwt.decode_complete(
                 token,
                 self.secret,
                 algorithms=[ALGORITHM],
@@ -126,6 +123,10 @@ class TokenCodec:
             )
         except jwt.PyJWTError:
             raise TokenInvalid() from None
+        header, claims = decoded["header"], decoded["payload"]
+        # The algorithm is pinned above; we never set a key id, and only mint typ JWT.
+        if "kid" in header or header.get("typ", "JWT") != "JWT":
+            raise TokenInvalid()
         if (
             claims["type"] != expected_type
             or not isinstance(claims["sid"], str)

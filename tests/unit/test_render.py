@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from authsvc.api.render import user_record
 from authsvc.db import get_engine
-from authsvc.models import User
+from authsvc.models import Role, User
 from authsvc.schemas import UserOut
 from authsvc.services.users import UserView
 from tests.conftest import bearer, login
@@ -43,3 +43,26 @@ def test_a_long_list_is_streamed_with_the_same_bytes(app, client, make_user):
     records = json.loads(body)
     assert [record["id"] for record in records] == list(range(1, 2_501))
     assert body == json.dumps(records, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC), datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)],
+    ids=["microseconds", "whole-second"],
+)
+def test_list_renders_records_as_the_orm_path_does(app, client, make_user, stored):
+    """/list/ reads rows without the ORM (and, on SQLite, timestamps as text): same records."""
+    admin = make_user(role=Role.ADMIN)
+    with Session(get_engine(app)) as session:
+        row = session.get(User, admin.id)
+        row.created_at = stored
+        session.add(row)
+        session.commit()
+    token = login(client, admin.username)["access_token"]
+    listed = client.get("/list/", headers=bearer(token)).get_json()
+    single = client.get(f"/api/users/{admin.id}", headers=bearer(token)).get_json()
+    assert listed == [single]
+    assert (
+        single["created_at"]
+        == UserOut(**{**single, "created_at": stored}).model_dump(mode="json")["created_at"]
+    )

@@ -51,8 +51,17 @@ def user_record(user: User | UserView) -> dict[str, Any]:
     }
 
 
-def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``, the form pydantic gives an aware datetime."""
+def iso_utc(moment: datetime | str) -> str:
+    """ISO 8601 in UTC with a ``Z``, the form pydantic gives an aware datetime.
+
+    The hot paths read UTC as stored: a naive datetime, or SQLite's text
+    ``YYYY-MM-DD HH:MM:SS.ffffff``, which pydantic would print without a zero fraction.
+    """
+    if isinstance(moment, str):
+        text = moment.replace(" ", "T", 1)
+        return (text.removesuffix(".000000")) + "Z"
+    if moment.tzinfo is None:
+        return moment.isoformat() + "Z"
     return moment.isoformat().replace("+00:00", "Z")
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Engine, false
+from sqlalchemy import Engine, String, false, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
@@ -83,7 +83,7 @@ class UserView(NamedTuple):
     email: str | None
     role: str
     is_active: bool
-    created_at: datetime
+    created_at: datetime | str  # str: SQLite's stored UTC text, see iter_users
 
 
 _users = User.__table__  # type: ignore[attr-defined]
@@ -96,6 +96,8 @@ USER_COLUMNS = (
     _users.c.created_at,
 )
 _ALL_USERS = select(*USER_COLUMNS).order_by(_users.c.id)
+# SQLite keeps the timestamp as text; reading that text as is skips parsing it only to print it again.
+_ALL_USERS_TEXT = select(*USER_COLUMNS[:-1], type_coerce(_users.c.created_at, String)).order_by(_users.c.id)
 
 
 def iter_users(*, engine: Engine, batch: int = 1000) -> Iterator[UserView]:
@@ -105,7 +107,11 @@ def iter_users(*, engine: Engine, batch: int = 1000) -> Iterator[UserView]:
     response is still being read after the request's session has been closed.
     """
     with engine.connect() as connection:
-        for row in connection.execution_options(yield_per=batch).execute(_ALL_USERS):
+        if engine.dialect.name == "sqlite":  # the driver steps through rows lazily already
+            rows = connection.execute(_ALL_USERS_TEXT)
+        else:  # a server-side cursor, so the client never holds the whole table
+            rows = connection.execution_options(yield_per=batch).execute(_ALL_USERS)
+        for row in rows:
             yield UserView(*row)
 
 
