@@ -1,4 +1,6 @@
-"""One command: ``uv run python -m bench`` (``BENCH_QUICK=1``: only the first three rows) — start the servers, seed, load them with wrk, print the table.
+"""One command, ``uv run python -m bench``: start servers, seed, load them with wrk, print the table.
+
+``BENCH_QUICK=1`` measures only the first three rows, for quick iterations.
 
 Set ``BENCH_DATABASE_URL`` (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the suite on
 PostgreSQL as well as SQLite; ``BENCH_DURATION`` (seconds per measurement, default 5).
