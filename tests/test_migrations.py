@@ -39,8 +39,34 @@ def test_autogenerate_finds_nothing_to_change(engine):
 def test_upgrade_is_idempotent_and_reaches_head(engine):
     migrate.upgrade(engine)
     migrate.upgrade(engine)
-    assert current_revision(engine) == "0002"
-    assert {"user", "token_blocklist", "auth_session"} <= set(inspect(engine).get_table_names())
+    assert current_revision(engine) == "0003"
+    assert {"user", "token_blocklist", "auth_session", "user_counter"} <= set(
+        inspect(engine).get_table_names()
+    )
+
+
+def test_the_user_counter_follows_inserts_and_deletes_and_counts_existing_users(engine):
+    migrate.upgrade(engine, "0002")
+    with engine.begin() as connection:
+        for name in ("a", "b"):
+            connection.execute(
+                text(
+                    'INSERT INTO "user" (username, username_key, email, password_hash, role, is_active,'
+                    " created_at) VALUES (:n, :n, NULL, 'h', 'user', true, :now)"
+                ),
+                {"n": name, "now": utcnow()},
+            )
+    migrate.upgrade(engine)  # 0003 counts the users already there
+    total = text("SELECT total FROM user_counter WHERE id = 1")
+    with engine.begin() as connection:
+        assert connection.execute(total).scalar_one() == 2
+        connection.execute(text('DELETE FROM "user" WHERE username = :n'), {"n": "a"})
+        assert connection.execute(total).scalar_one() == 1
+    migrate.downgrade(engine, "0002")
+    assert "user_counter" not in inspect(engine).get_table_names()
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        assert connection.execute(total).scalar_one() == 1
 
 
 def test_first_revision_to_head_and_back_keeps_users_and_revocations(engine):

@@ -102,3 +102,16 @@ class AuthSession(SQLModel, table=True):
     previous_refresh_jti: str | None = Field(default=None, max_length=64)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class UserCounter(SQLModel, table=True):
+    """The number of users, kept by database triggers (migration 0003) on every insert and delete.
+
+    Counting 100,000 rows on each admin page view would make the page slower as the table grows;
+    one row read keeps it flat, and triggers keep it exact whoever writes the table.
+    """
+
+    __tablename__ = "user_counter"
+
+    id: int = Field(default=1, primary_key=True)
+    total: int = Field(default=0)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
 from authsvc.exceptions import EmailTaken, NotFound, UsernameTaken
-from authsvc.models import MAX_ID, Role, User
+from authsvc.models import MAX_ID, Role, User, UserCounter
 from authsvc.schemas import username_key
 from authsvc.security import PasswordHasher
 
@@ -151,7 +151,10 @@ def page_users(
         conditions.append(User.role == where.role)
     if where.is_active is not None:
         conditions.append(User.is_active == where.is_active)
-    total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
+    if conditions:
+        total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
+    else:  # the unfiltered total is kept by triggers: one row, however many users there are
+        total = session.exec(select(UserCounter.total).where(UserCounter.id == 1)).one()
     items = session.exec(
         select(User).where(*conditions).order_by(*SORTS[sort]).offset((page - 1) * per_page).limit(per_page)
     ).all()
