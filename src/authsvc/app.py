@@ -10,7 +10,7 @@ from flask_cors import CORS
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from authsvc import cli, db, migrate
+from authsvc import audit, cli, db, migrate
 from authsvc.api import auth as auth_api
 from authsvc.api import compat, cookies, demo, deps, docs, errors, gate, headers, limits
 from authsvc.api import meta as meta_api
@@ -81,6 +81,7 @@ def configure(app: OpenAPI, settings: Settings) -> None:
 
 
 def register_extensions(app: OpenAPI, settings: Settings) -> None:
+    audit.init_app(app)
     db.init_app(app, settings)
     deps.init_app(app, settings)
     limits.init_app(app, settings)

@@ -44,3 +44,17 @@ def audit(
         **extra,
     }
     log.info(json.dumps(line))
+
+
+def init_app(_app: object = None) -> None:
+    """Make audit lines visible by default: one JSON line each on stderr, unless logging is configured.
+
+    An operator who configures logging (a handler on ``authsvc.audit`` or the root logger) keeps control.
+    """
+    if log.handlers or logging.getLogger().handlers:
+        log.setLevel(logging.INFO)
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)

@@ -83,3 +83,20 @@ def test_failed_password_change_keeps_the_old_password_and_sessions(
         == 200
     )
     assert count(app, TokenBlocklist) == 0
+
+
+def test_an_exhausted_connection_pool_is_a_503_not_a_500(client, make_user, monkeypatch):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from authsvc.services import auth
+
+    user = make_user()
+    tokens = login(client, user.username)
+
+    def busy(**_kwargs):
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    monkeypatch.setattr(auth, "verify_access", busy)
+    response = client.get("/api/auth/whoami", headers=bearer(tokens["access_token"]))
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "database_unavailable"

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, current_app
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from authsvc import exceptions as exc
@@ -100,8 +101,9 @@ def _handle_http(error: HTTPException) -> Response:
     return response
 
 
-def _handle_database(error: DBAPIError) -> Response:
-    log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+def _handle_database(error: DBAPIError | PoolTimeout) -> Response:
+    cause = getattr(error, "orig", None) or error
+    log.warning("database unavailable: %s", type(cause).__name__)
     return error_response(503, *HTTP_ERRORS[503])
 
 
@@ -121,4 +123,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(OperationalError, _handle_database)
     app.register_error_handler(InterfaceError, _handle_database)
+    app.register_error_handler(PoolTimeout, _handle_database)  # every pooled connection busy
     app.register_error_handler(Exception, _handle_unexpected)

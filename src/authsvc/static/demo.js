@@ -105,7 +105,7 @@ async function listSessions() {
 }
 
 async function signOut() {
-  await call("/api/auth/logout", { method: "POST" });
+  await authorized("/api/auth/logout", { method: "POST" }); // refreshes first if the token went stale
   signedOut();
 }
 
