@@ -9,7 +9,7 @@ import pytest
 from bench import seed
 from sqlmodel import Session
 
-from authsvc.api.render import user_record
+from authsvc.api.render import user_json, user_record
 from authsvc.db import get_engine
 from authsvc.models import Role, User
 from authsvc.schemas import UserOut
@@ -26,6 +26,7 @@ from tests.conftest import bearer, login
 def test_user_record_matches_user_out(created_at, email):
     view = UserView(7, "ädmin", email, "admin", False, created_at)
     assert user_record(view) == UserOut.model_validate(view, from_attributes=True).model_dump(mode="json")
+    assert user_json(view) == json.dumps(user_record(view), ensure_ascii=False)
     orm = User(id=7, username="ädmin", username_key="ädmin", email=email, password_hash="x", role="admin",
                is_active=False, created_at=created_at)  # fmt: skip
     assert user_record(orm) == UserOut.model_validate(orm).model_dump(mode="json")
@@ -66,3 +67,13 @@ def test_list_renders_records_as_the_orm_path_does(app, client, make_user, store
         single["created_at"]
         == UserOut(**{**single, "created_at": stored}).model_dump(mode="json")["created_at"]
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['quo"te', "back\\slash", "tab\tnew\nline", "ctrl\x01\x1f", "émoji-😀", "ｆｕｌｌ", "\u2028sep"],
+)
+def test_user_json_escapes_exactly_as_json_dumps(name):
+    view = UserView(1, name, f"{name}@x", "user", True, "2026-01-02 03:04:05.000000")
+    assert user_json(view) == json.dumps(user_record(view), ensure_ascii=False)
+    assert json.loads(user_json(view))["username"] == name

@@ -9,7 +9,7 @@ from authsvc.api import limits
 from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity
-from authsvc.api.render import json_array_response, json_response, token_response, user_record
+from authsvc.api.render import json_array_response, json_response, token_response, user_json
 from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
 from authsvc.schemas import (
@@ -92,4 +92,4 @@ def list_all() -> Response:
         return unauthorized(MISSING_HEADER, token_presented=False)
     except TokenInvalid:
         return unauthorized(BAD_TOKEN, token_presented=True)
-    return json_array_response(map(user_record, users.iter_users(engine=get_engine())))
+    return json_array_response(map(user_json, users.iter_users(engine=get_engine())))

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Engine, String, false, type_coerce
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
@@ -97,7 +98,11 @@ USER_COLUMNS = (
 )
 _ALL_USERS = select(*USER_COLUMNS).order_by(_users.c.id)
 # SQLite keeps the timestamp as text; reading that text as is skips parsing it only to print it again.
-_ALL_USERS_TEXT = select(*USER_COLUMNS[:-1], type_coerce(_users.c.created_at, String)).order_by(_users.c.id)
+_ALL_USERS_SQLITE = str(
+    select(*USER_COLUMNS[:-1], type_coerce(_users.c.created_at, String))
+    .order_by(_users.c.id)
+    .compile(dialect=sqlite.dialect())
+)
 
 
 def iter_users(*, engine: Engine, batch: int = 1000) -> Iterator[UserView]:
@@ -106,13 +111,27 @@ def iter_users(*, engine: Engine, batch: int = 1000) -> Iterator[UserView]:
     The generator owns its connection (a server-side cursor on PostgreSQL), because a streamed
     response is still being read after the request's session has been closed.
     """
-    with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":  # the driver steps through rows lazily already
-            rows = connection.execute(_ALL_USERS_TEXT)
-        else:  # a server-side cursor, so the client never holds the whole table
-            rows = connection.execution_options(yield_per=batch).execute(_ALL_USERS)
-        for row in rows:
+    if engine.dialect.name == "sqlite":
+        yield from _iter_users_sqlite(engine, batch)
+        return
+    with engine.connect() as connection:  # a server-side cursor: the client never holds the table
+        for row in connection.execution_options(yield_per=batch).execute(_ALL_USERS):
             yield UserView(*row)
+
+
+def _iter_users_sqlite(engine: Engine, batch: int) -> Iterator[UserView]:
+    """SQLite's driver cursor directly: the statement is fixed, and on this path (every /list/
+    call) SQLAlchemy's result machinery costs more than the query itself."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(_ALL_USERS_SQLITE)
+        while rows := cursor.fetchmany(batch):
+            for id_, username, email, role, is_active, created_at in rows:
+                yield UserView(id_, username, email, role, bool(is_active), created_at)
+        cursor.close()
+    finally:
+        connection.close()  # back to the pool
 
 
 SORTS = {
