@@ -95,9 +95,10 @@ def timed(call):
     return response, time.monotonic() - started
 
 
-def test_database_outage_gives_503_then_recovers_without_restart(tmp_path, proxy):
+@pytest.mark.parametrize("pre_ping", [True, False], ids=["pre-ping", "no-pre-ping"])
+def test_database_outage_gives_503_then_recovers_without_restart(tmp_path, proxy, pre_ping):
     url = make_url(TEST_DATABASE_URL).set(port=proxy.port).render_as_string(hide_password=False)
-    app = build_app(make_settings(tmp_path, database_url=url))
+    app = build_app(make_settings(tmp_path, database_url=url, db_pool_pre_ping=pre_ping))
     client = app.test_client()
     client.post(
         "/api/auth/register", json={"username": "gus", "email": "gus@example.com", "password": PASSWORD}
