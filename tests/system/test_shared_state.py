@@ -120,3 +120,10 @@ def test_concurrent_registrations_of_one_name_yield_one_account(servers):
     assert statuses.count(201) == 1, statuses
     assert statuses.count(409) == 49, statuses
     assert {reply.body["code"] for reply in replies if reply.status == 409} == {"username_taken"}
+
+
+def test_the_production_server_names_no_version(servers):
+    reply = call(servers[0], "GET", "/health")
+    server = reply.headers.get("Server", "")
+    assert not any(character.isdigit() for character in server), server
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
