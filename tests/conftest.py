@@ -135,6 +135,17 @@ def make_user(app: Flask) -> Callable[..., User]:
     return factory
 
 
+def assert_error(response, status: int, code: str) -> dict[str, Any]:
+    """API.md section 2's one error shape: detail and code, plus ``errors`` on validation failures."""
+    assert response.status_code == status, response.data
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["code"] == code
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert set(body) == ({"detail", "code", "errors"} if code == "validation_error" else {"detail", "code"})
+    return body
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

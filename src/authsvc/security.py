@@ -13,6 +13,7 @@ from typing import Any, Literal
 import jwt
 from passlib.context import CryptContext
 
+from authsvc.config import Settings
 from authsvc.exceptions import TokenInvalid
 from authsvc.models import MAX_ID
 
@@ -97,6 +98,17 @@ class TokenCodec:
         }
         token = jwt.encode(claims, self.secret, algorithm=ALGORITHM, headers=TOKEN_HEADER)
         return IssuedToken(token=token, jti=jti, expires_at=expires_at)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenCodec:
+        return cls(
+            secret=settings.jwt_secret_key,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            access_lifetime=settings.access_lifetime,
+            refresh_lifetime=settings.refresh_lifetime,
+            leeway=settings.jwt_leeway,
+        )
 
     def csrf_for(self, refresh_jti: str) -> str:
         """The CSRF value that goes with one refresh token in cookie mode.

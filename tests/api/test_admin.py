@@ -9,21 +9,12 @@ from sqlmodel import Session, select
 
 from authsvc.db import get_engine
 from authsvc.models import AuthSession, Role, User, utcnow
-from tests.conftest import PASSWORD, bearer, login
+from tests.conftest import PASSWORD, assert_error, bearer, login
 
 RECORD_KEYS = {"id", "username", "email", "role", "is_active", "created_at"}
 BAD_LOGIN = b'{"detail": "Invalid username or password"}'
 BAD_TOKEN = b'{"detail": "Invalid username or password."}'
 BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.data
-    body = response.get_json()
-    assert body["code"] == code
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert set(body) == ({"detail", "code", "errors"} if code == "validation_error" else {"detail", "code"})
-    return body
 
 
 def patch(client, token, user_id, body):

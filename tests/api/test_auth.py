@@ -12,7 +12,7 @@ from sqlmodel import Session
 from authsvc.db import get_engine
 from authsvc.models import User, utcnow
 from authsvc.security import TokenCodec
-from tests.conftest import PASSWORD, bearer, build_app, login, make_settings, unique_name
+from tests.conftest import PASSWORD, assert_error, bearer, build_app, login, make_settings, unique_name
 
 RECORD_KEYS = {"id", "username", "email", "role", "is_active", "created_at"}
 LOGIN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
@@ -27,23 +27,6 @@ def register(client, username=None, *, email=None, password=PASSWORD, **extra):
     body = {"username": username, "email": email or f"{uuid.uuid4().hex[:12]}@example.com"}
     body.update(password=password, **extra)
     return client.post("/api/auth/register", json=body)
-
-
-def assert_error(response, status, code):
-    """API.md section 2's one error shape, with ``errors`` on validation failures."""
-    assert response.status_code == status, response.data
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert body["code"] == code
-    assert isinstance(body["detail"], str) and body["detail"]
-    if code == "validation_error":
-        assert set(body) == {"detail", "code", "errors"}
-        assert body["errors"] and all(
-            isinstance(e["loc"], list) and isinstance(e["msg"], str) for e in body["errors"]
-        )
-    else:
-        assert set(body) == {"detail", "code"}
-    return body
 
 
 def error_locs(response):

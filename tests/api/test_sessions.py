@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from authsvc.models import utcnow
-from tests.conftest import PASSWORD, bearer, login, make_settings
+from tests.conftest import PASSWORD, assert_error, bearer, login, make_settings
 
 SESSION_KEYS = {"id", "created_at", "last_used_at", "user_agent", "ip", "current"}
 LOGIN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
@@ -21,15 +21,6 @@ BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
 def settings(tmp_path, request):
     """conftest's settings, overridable per test with ``parametrize("settings", [...], indirect=True)``."""
     return make_settings(tmp_path, **getattr(request, "param", {}))
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.data
-    body = response.get_json()
-    assert body["code"] == code
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert set(body) == ({"detail", "code", "errors"} if code == "validation_error" else {"detail", "code"})
-    return body
 
 
 def sid_of(token):

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from authsvc.db import get_engine
 from authsvc.models import Role, User
 from authsvc.services import users
-from tests.conftest import bearer, login
+from tests.conftest import assert_error, bearer, login
 
 RECORD_KEYS = {"id", "username", "email", "role", "is_active", "created_at"}
 PAGE_KEYS = {"items", "page", "per_page", "total", "pages"}
@@ -18,16 +18,6 @@ PAGE_KEYS = {"items", "page", "per_page", "total", "pages"}
 
 def page(client, token, query=""):
     return client.get(f"/api/users/all{query}", headers=bearer(token))
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.data
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert body["code"] == code
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert set(body) == ({"detail", "code", "errors"} if code == "validation_error" else {"detail", "code"})
-    return body
 
 
 def set_role(app, user_id, role):

@@ -36,14 +36,7 @@ def hasher(settings: Settings) -> PasswordHasher:
 
 @pytest.fixture
 def codec(settings: Settings) -> TokenCodec:
-    return TokenCodec(
-        secret=settings.jwt_secret_key,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        access_lifetime=settings.access_lifetime,
-        refresh_lifetime=settings.refresh_lifetime,
-        leeway=settings.jwt_leeway,
-    )
+    return TokenCodec.from_settings(settings)
 
 
 def new_user(

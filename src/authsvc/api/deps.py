@@ -18,14 +18,7 @@ SETTINGS = "authsvc.settings"
 def init_app(app: Flask, settings: Settings) -> None:
     app.extensions[SETTINGS] = settings
     app.extensions[HASHER] = PasswordHasher(settings.bcrypt_rounds)
-    app.extensions[CODEC] = TokenCodec(
-        secret=settings.jwt_secret_key,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        access_lifetime=settings.access_lifetime,
-        refresh_lifetime=settings.refresh_lifetime,
-        leeway=settings.jwt_leeway,
-    )
+    app.extensions[CODEC] = TokenCodec.from_settings(settings)
 
 
 def db() -> Session:
