@@ -39,6 +39,12 @@ def codec(settings: Settings) -> TokenCodec:
     return TokenCodec.from_settings(settings)
 
 
+def deactivate(session: Session, user: User) -> None:
+    user.is_active = False
+    session.add(user)
+    session.commit()
+
+
 def new_user(
     session: Session,
     hasher: PasswordHasher,
@@ -162,9 +168,7 @@ def test_authenticate_ignores_username_case(session, hasher):
 def test_authenticate_failures(session, hasher, case):
     user = new_user(session, hasher)
     if case == "inactive":
-        user.is_active = False
-        session.add(user)
-        session.commit()
+        deactivate(session, user)
     username = {
         "unknown_user": "nobody-here",
         "nul_in_username": user.username + "\0",
@@ -248,9 +252,7 @@ def test_verify_access_refuses_a_refresh_token(session, hasher, codec):
 def test_verify_access_refuses_a_deactivated_user(session, hasher, codec):
     user = new_user(session, hasher)
     pair = start(session, codec, user)
-    user.is_active = False
-    session.add(user)
-    session.commit()
+    deactivate(session, user)
     with pytest.raises(TokenInvalid):
         auth.verify_access(session=session, codec=codec, token=pair.access.token)
 
@@ -305,9 +307,7 @@ def test_refresh_refuses_an_access_token(session, hasher, codec):
 def test_refresh_refuses_a_deactivated_user(session, hasher, codec):
     user = new_user(session, hasher)
     pair = start(session, codec, user)
-    user.is_active = False
-    session.add(user)
-    session.commit()
+    deactivate(session, user)
     with pytest.raises(TokenInvalid):
         auth.refresh(session=session, codec=codec, token=pair.refresh.token)
 
