@@ -135,3 +135,21 @@ def test_two_processes_share_counts_through_redis(throttled):
     assert statuses == [401] * 5
     assert sign_in(second, account).status_code == 429
     assert sign_in(first, account).status_code == 429
+
+
+def test_both_sign_in_endpoints_draw_on_one_budget(throttled):
+    """Offering sign-in at two URLs must not double the guesses allowed on one account."""
+    client = throttled().test_client()
+    statuses = [sign_in(client, "twin", path=path).status_code for path in ["/token/", "/api/auth/login"] * 3]
+    assert statuses == [401] * 5 + [429]
+
+
+def test_both_refresh_endpoints_draw_on_one_budget(throttled):
+    client = throttled(ratelimit_refresh="2/minute").test_client()
+    client.post(
+        "/api/auth/register", json={"username": "tw", "email": "tw@example.com", "password": PASSWORD}
+    )
+    token = login(client, "tw")["refresh_token"]
+    token = client.post("/token/refresh/", json={"refresh": token}).get_json()["refresh"]
+    assert client.post("/api/auth/refresh", headers=bearer(token)).status_code == 200
+    assert client.post("/token/refresh/", json={"refresh": token}).status_code == 429
