@@ -19,8 +19,6 @@ from authsvc.config import ConfigError, Settings
 from authsvc.schemas import ErrorOut
 
 SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-# Answers any endpoint can give: a bad body, one too large or not JSON, throttling, a database outage.
-COMMON_RESPONSES = dict.fromkeys((400, 413, 415, 429, 500, 503), ErrorOut)
 
 
 def create_app(settings: Settings | None = None) -> OpenAPI:

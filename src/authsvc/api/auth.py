@@ -23,7 +23,6 @@ from authsvc.schemas import (
     UserOut,
 )
 from authsvc.services import accounts, auth, sessions, users
-from authsvc.services.passwords import check_password
 from authsvc.services.sessions import TokenPair
 
 bp = APIBlueprint(
@@ -31,7 +30,7 @@ bp = APIBlueprint(
     __name__,
     url_prefix="/api/auth",
     abp_tags=[Tag(name="auth", description="Accounts, tokens and sessions")],
-    abp_responses={**COMMON_RESPONSES, 400: ErrorOut, 401: ErrorOut},
+    abp_responses={**COMMON_RESPONSES, 401: ErrorOut},
 )
 BEARER = [{"bearer": []}]
 
@@ -49,26 +48,23 @@ def _tokens(pair: TokenPair, *, cookie: bool = False) -> Response:
     return response
 
 
-def _refresh_token() -> tuple[str, bool]:
-    """The refresh token to rotate and whether it came by cookie.
+def _refresh_token() -> tuple[str, str | None]:
+    """The refresh token to rotate, and the CSRF value it must match when it came by cookie.
 
-    A bearer header wins; a cookie is honoured only on POST and only with the matching CSRF
-    value, checked before anything is spent.
+    A bearer header wins; a cookie is honoured only on POST and only with the double-submitted
+    CSRF value (the service checks it against the token before anything is spent).
     """
     token = cookies.refresh_cookie()
     if request.method != "POST" or "Authorization" in request.headers or token is None:
-        return bearer_token(), False
-    claims = codec().decode(token, expected_type="refresh")
-    cookies.check_csrf(claims["jti"], codec=codec())
-    return token, True
+        return bearer_token(), None
+    return token, cookies.csrf_header()
 
 
 @bp.post("/register", responses={201: UserOut, 409: ErrorOut})
 @limits.register
 def register(body: UserCreate) -> Response:
     """Create an account with the ``user`` role."""
-    check_password(body.password, username=body.username)
-    user = users.create_user(
+    user = users.register(
         session=db(), hasher=hasher(), username=body.username, password=body.password, email=body.email
     )
     return json_response(user_record(user), 201)
@@ -100,15 +96,16 @@ def whoami() -> Response:
 @limits.refresh
 def refresh() -> Response:
     """Rotate the refresh token (Bearer, or the cookie with ``X-CSRF-Token``); the old one is spent."""
-    token, by_cookie = _refresh_token()
+    token, csrf = _refresh_token()
     pair = auth.refresh(
         session=db(),
         codec=codec(),
         token=token,
+        csrf=csrf,
         reuse_interval=settings().jwt_refresh_reuse_interval,
         client=client_info(),
     )
-    return _tokens(pair, cookie=by_cookie)
+    return _tokens(pair, cookie=csrf is not None)
 
 
 @bp.get("/logout", responses={200: LogoutOut}, security=BEARER)
@@ -127,7 +124,6 @@ def logout(query: LogoutQuery) -> Response:
 def list_sessions() -> Response:
     """The caller's live sessions, newest first; ``current`` marks the one making this request."""
     identity = current_identity()
-    assert identity.user.id is not None
     rows = sessions.live_sessions(session=db(), user_id=identity.user.id)
     return json_response([session_record(row, current=identity.session_id) for row in rows])
 

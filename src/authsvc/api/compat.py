@@ -7,7 +7,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from authsvc.api import limits
 from authsvc.api.deps import client_info, codec, db, hasher, settings
-from authsvc.api.errors import COMMON_RESPONSES
+from authsvc.api.errors import COMMON_RESPONSES, bearer_challenge
 from authsvc.api.guard import current_identity
 from authsvc.api.render import json_array_response, json_response, token_response, user_json
 from authsvc.db import get_engine
@@ -40,7 +40,7 @@ BAD_REFRESH = {"detail": "Token is invalid or expired"}
 
 def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
     response = json_response(body, 401)
-    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if token_presented else "Bearer"
+    response.headers["WWW-Authenticate"] = bearer_challenge(token_failed=token_presented)
     return response
 
 

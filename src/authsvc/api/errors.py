@@ -84,10 +84,15 @@ def _handle_domain(error: exc.AuthError) -> Response:
         errors = [{"loc": ["body", error.field], "msg": error.detail}]
     response = error_response(status, error.code, error.detail, errors)
     if status == 401:
-        # RFC 6750: say the presented token failed; a wrong password is not a bad token.
-        invalid = isinstance(error, exc.TokenInvalid)
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
+        response.headers["WWW-Authenticate"] = bearer_challenge(
+            token_failed=isinstance(error, exc.TokenInvalid)
+        )
     return response
+
+
+def bearer_challenge(*, token_failed: bool) -> str:
+    """RFC 6750: name ``invalid_token`` only when a presented token failed (a wrong password is not one)."""
+    return 'Bearer error="invalid_token"' if token_failed else "Bearer"
 
 
 def _handle_http(error: HTTPException) -> Response:

@@ -9,7 +9,6 @@ from authsvc.api.deps import client_info, codec, db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity, require_admin
 from authsvc.api.render import json_response, user_record, user_records
-from authsvc.exceptions import NotFound
 from authsvc.models import Role
 from authsvc.schemas import ErrorOut, Page, UserOut, UserPath, UsersQuery, UserUpdate
 from authsvc.services import accounts, users
@@ -20,7 +19,7 @@ bp = APIBlueprint(
     url_prefix="/api/users",
     abp_tags=[Tag(name="users", description="User records and administration")],
     abp_security=[{"bearer": []}],
-    abp_responses={**COMMON_RESPONSES, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    abp_responses={**COMMON_RESPONSES, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
 )
 
 
@@ -72,10 +71,7 @@ def update(path: UserPath, body: UserUpdate) -> Response:
 @bp.delete("/<int:user_id>", responses={204: None, 409: ErrorOut})
 def delete(path: UserPath) -> Response:
     """Delete an account (an admin, or the user themselves); its tokens fail at once."""
-    viewer = current_identity().user
-    if viewer.role != Role.ADMIN and viewer.id != path.user_id:
-        raise NotFound("User not found.")
     accounts.delete_user(
-        session=db(), codec=codec(), user_id=path.user_id, actor_id=viewer.id, client=client_info()
+        session=db(), codec=codec(), actor=current_identity().user, user_id=path.user_id, client=client_info()
     )
     return Response(status=204)

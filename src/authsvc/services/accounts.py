@@ -15,7 +15,7 @@ from authsvc.security import PasswordHasher, TokenCodec
 from authsvc.services import sessions
 from authsvc.services.passwords import check_password
 from authsvc.services.sessions import TokenPair
-from authsvc.services.users import get_user
+from authsvc.services.users import UserView, ensure_email_free, get_user, get_user_for
 
 
 def change_password(
@@ -60,8 +60,7 @@ def update_user(
     if removes_admin:
         _ensure_another_admin(session, user_id)
     if email is not None and email != user.email:
-        if session.exec(select(User.id).where(User.email == email)).first() is not None:
-            raise EmailTaken()
+        ensure_email_free(session, email)
         user.email = email
     if role is not None and role != user.role:
         audit("role_change", outcome=role.value, user_id=user.id, client=client, actor_id=actor_id)
@@ -79,8 +78,7 @@ def update_user(
     session.add(user)
     try:
         if deactivating:
-            assert user.id is not None
-            sessions.revoke_all(session=session, codec=codec, user_id=user.id)
+            sessions.revoke_all(session=session, codec=codec, user_id=user_id)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -92,19 +90,20 @@ def delete_user(
     *,
     session: Session,
     codec: TokenCodec,
+    actor: UserView,
     user_id: int,
-    actor_id: int | None = None,
     client: ClientInfo = NO_CLIENT,
 ) -> None:
-    """Delete the account and its sessions; its tokens fail everywhere at once."""
-    user = get_user(session, user_id)
+    """Delete an account (an admin may delete anyone, a user only themselves) and its sessions;
+    its tokens fail everywhere at once. Someone else's account is ``NotFound`` to a non-admin."""
+    user = get_user_for(session=session, viewer=actor, user_id=user_id)
     if user.role == Role.ADMIN and user.is_active:
         _ensure_another_admin(session, user_id)
     # Blocklisting the sessions as well as deleting the user means a reused id could never revive them.
     sessions.revoke_all(session=session, codec=codec, user_id=user_id)
     session.delete(user)
     session.commit()
-    audit("deletion", outcome="success", user_id=user_id, client=client, actor_id=actor_id)
+    audit("deletion", outcome="success", user_id=user_id, client=client, actor_id=actor.id)
 
 
 def _ensure_another_admin(session: Session, user_id: int) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from hmac import compare_digest
 from typing import Any, Literal
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
-from authsvc.exceptions import InvalidCredentials, NotFound, TokenInvalid
+from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInvalid
 from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
 from authsvc.schemas import USERNAME_MAX
 from authsvc.security import PasswordHasher, TokenCodec, expiry_of
@@ -105,6 +106,7 @@ def refresh(
     session: Session,
     codec: TokenCodec,
     token: str,
+    csrf: str | None = None,
     reuse_interval: int = 0,
     client: ClientInfo = NO_CLIENT,
 ) -> TokenPair:
@@ -112,11 +114,14 @@ def refresh(
 
     A spent refresh token seen again was copied, so the whole session is revoked; unless it comes
     back within ``reuse_interval`` seconds of its rotation while its child is still the live pair
-    (two browser tabs refreshing at once), which gets that same child pair back.
+    (two browser tabs refreshing at once), which gets that same child pair back. A token sent by
+    cookie comes with ``csrf``, which must be the value derived from this very token.
     """
     now = utcnow()
     claims = codec.decode(token, expected_type="refresh")
     jti, sid, user_id = claims["jti"], claims["sid"], int(claims["sub"])
+    if csrf is not None and not compare_digest(csrf, codec.csrf_for(jti)):
+        raise Forbidden("CSRF token does not belong to this refresh token.")
     blocked = blocklist.blocked_ids(session, [jti, sid])
     if sid in blocked:
         audit("refresh", outcome="revoked_session", user_id=user_id, session_id=sid, client=client)
@@ -199,7 +204,6 @@ def logout(
 ) -> int:
     """Revoke this session, every session of the user, or every other one; returns how many."""
     user_id = identity.user.id
-    assert user_id is not None
     if scope == "local":
         count = sessions.revoke(
             session=session, codec=codec, session_ids=[identity.session_id], user_id=user_id, now=utcnow()
@@ -228,10 +232,11 @@ def end_session(
     client: ClientInfo = NO_CLIENT,
 ) -> None:
     """Revoke one of the caller's live sessions; any other id is ``NotFound`` (never someone else's)."""
-    user_id = identity.user.id
-    assert user_id is not None
-    if session_id not in {row.id for row in sessions.live_sessions(session=session, user_id=user_id)}:
+    user_id, now = identity.user.id, utcnow()
+    # Ids we mint are hex; anything else (a NUL, which PostgreSQL refuses in text) names no session.
+    row = session.get(AuthSession, session_id) if session_id.isascii() and session_id.isalnum() else None
+    if row is None or row.user_id != user_id or row.revoked_at is not None or row.expires_at <= now:
         raise NotFound("Session not found.")
-    sessions.revoke(session=session, codec=codec, session_ids=[session_id], user_id=user_id, now=utcnow())
+    sessions.revoke(session=session, codec=codec, session_ids=[session_id], user_id=user_id, now=now)
     session.commit()
     audit("logout", outcome="success", user_id=user_id, session_id=session_id, client=client, scope="session")

@@ -17,6 +17,7 @@ from authsvc.exceptions import EmailTaken, NotFound, UsernameTaken
 from authsvc.models import MAX_ID, Role, User, UserCounter
 from authsvc.schemas import username_key
 from authsvc.security import PasswordHasher
+from authsvc.services.passwords import check_password
 
 
 def create_user(
@@ -52,10 +53,24 @@ def create_user(
     return user
 
 
+def register(*, session: Session, hasher: PasswordHasher, username: str, password: str, email: str) -> User:
+    """Self-service sign-up: the password policy applies, then a ``user`` account is created.
+
+    Operators' ``create-user`` calls ``create_user`` directly: it only warns about such passwords.
+    """
+    check_password(password, username=username)
+    return create_user(session=session, hasher=hasher, username=username, password=password, email=email)
+
+
 def _ensure_free(session: Session, *, key: str, email: str | None) -> None:
     if session.exec(select(User.id).where(User.username_key == key)).first() is not None:
         raise UsernameTaken()
-    if email is not None and session.exec(select(User.id).where(User.email == email)).first() is not None:
+    if email is not None:
+        ensure_email_free(session, email)
+
+
+def ensure_email_free(session: Session, email: str) -> None:
+    if session.exec(select(User.id).where(User.email == email)).first() is not None:
         raise EmailTaken()
 
 
