@@ -259,6 +259,7 @@ def test_deactivate_ends_sign_in_and_sessions(app, cli, make_user):
     with app.app_context(), session_scope(get_engine(app)) as session:
         codec = app.extensions[CODEC]
         pair = sessions.start(session=session, codec=codec, user=user, client=ClientInfo())
+        session.commit()
 
     result = cli("deactivate", "alice")
     assert result.exit_code == 0, result.output

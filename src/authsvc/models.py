@@ -54,6 +54,11 @@ class User(SQLModel, table=True):
     role: str = Field(default=Role.USER.value, max_length=16)
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Bumped by every change that must end existing sign-ins (password change or reset,
+    # deactivation). Sessions and tokens carry the version they were minted under; an older one is
+    # dead everywhere, so a sign-in that verified the old password while the change committed
+    # cannot leave a live session behind, whatever order the two transactions ran in.
+    credentials_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class BlockKind(StrEnum):
@@ -102,6 +107,8 @@ class AuthSession(SQLModel, table=True):
     previous_refresh_jti: str | None = Field(default=None, max_length=64)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The user's credentials version when the session began (see ``User.credentials_version``).
+    credentials_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class UserCounter(SQLModel, table=True):

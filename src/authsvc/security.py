@@ -20,6 +20,9 @@ from authsvc.models import MAX_ID
 ALGORITHM = "HS256"
 TOKEN_HEADER = {"typ": "JWT"}
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "jti", "sub", "type", "sid", "iss", "aud"]
+# The user's credentials version the token was minted under (see ``User.credentials_version``).
+# Tokens minted before the claim existed carry none: they belong to version 0, the column's default.
+CREDENTIALS_CLAIM = "cv"
 MAX_TOKEN_LENGTH = 4096  # far above any token we mint; longer input is refused before decoding
 
 TokenType = Literal["access", "refresh"]
@@ -80,6 +83,7 @@ class TokenCodec:
         session_id: str,
         now: datetime,
         jti: str | None = None,
+        credentials_version: int = 0,
     ) -> IssuedToken:
         lifetime = self.access_lifetime if token_type == "access" else self.refresh_lifetime
         jti = jti or uuid.uuid4().hex
@@ -95,6 +99,7 @@ class TokenCodec:
             "sid": session_id,
             "iss": self.issuer,
             "aud": self.audience,
+            CREDENTIALS_CLAIM: credentials_version,
         }
         token = jwt.encode(claims, self.secret, algorithm=ALGORITHM, headers=TOKEN_HEADER)
         return IssuedToken(token=token, jti=jti, expires_at=expires_at)
@@ -144,6 +149,7 @@ class TokenCodec:
             or not isinstance(claims["sid"], str)
             or not isinstance(claims["jti"], str)
             or not _is_id(claims["sub"])
+            or not _is_version(claims.setdefault(CREDENTIALS_CLAIM, 0))
         ):
             raise TokenInvalid()
         return claims
@@ -162,3 +168,7 @@ def _is_id(subject: object) -> bool:
         and len(subject) <= 10
         and 0 < int(subject) <= MAX_ID
     )
+
+
+def _is_version(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_ID

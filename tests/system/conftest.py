@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,42 +87,49 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         FLASK_JWT_SECRET_KEY=SECRET,
         FLASK_SECRET_KEY=SECRET + "-flask",
         FLASK_BCRYPT_ROUNDS="4",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """Two gunicorn servers (one worker, 8 threads each) on different ports, one database.
-
-    Shared by a module's tests, which therefore use names of their own.
-    """
-    tmp_path = tmp_path_factory.mktemp("servers")
+def database_for_servers(tmp_path: Path) -> str:
+    """A database real server processes can share: this run's PostgreSQL schema, freshly migrated,
+    or a new SQLite file (the server migrates it on start)."""
+    if not TEST_DATABASE_URL.startswith("postgresql"):
+        return f"sqlite:///{tmp_path / 'live.sqlite3'}"
     engine = create_engine(TEST_DATABASE_URL)
     reset_schema(engine)
     migrate.upgrade(engine)
     engine.dispose()
-    processes, bases = [], []
-    for index in range(2):
+    return TEST_DATABASE_URL
+
+
+@contextmanager
+def running_servers(
+    tmp_path: Path, database_url: str, *, count: int = 1, workers: int = 1, threads: int = 8, **env: str
+) -> Iterator[list[str]]:
+    """``count`` gunicorn servers with the production config on one database; their base URLs."""
+    processes, bases, logs = [], [], []
+    for index in range(count):
         port = free_port()
         log = tmp_path / f"server{index}.log"
         command = [
             sys.executable, "-m", "gunicorn", "-c", "python:authsvc.gunicorn_conf",
-            "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "8", "authsvc:create_app()",
+            "-b", f"127.0.0.1:{port}", "-w", str(workers), "--threads", str(threads), "authsvc:create_app()",
         ]  # fmt: skip
         with log.open("w") as out:  # the child keeps its own copy of the descriptor
             process = subprocess.Popen(
                 command,
-                env=server_env(TEST_DATABASE_URL, FLASK_INSTANCE_PATH=str(tmp_path / f"instance{index}")),
+                env=server_env(database_url, FLASK_INSTANCE_PATH=str(tmp_path / f"instance{index}"), **env),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
         processes.append(process)
         bases.append(f"http://127.0.0.1:{port}")
+        logs.append(log)
     try:
-        for base, process, index in zip(bases, processes, range(2), strict=True):
-            wait_until_up(base, process, tmp_path / f"server{index}.log")
+        for base, process, log in zip(bases, processes, logs, strict=True):
+            wait_until_up(base, process, log)
         yield bases
     finally:
         for process in processes:
@@ -130,11 +138,22 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
             process.wait(timeout=15)
 
 
-def flask_cli(*args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Two gunicorn servers (one worker, 8 threads each) on different ports, one PostgreSQL database.
+
+    Shared by a module's tests, which therefore use names of their own.
+    """
+    tmp_path = tmp_path_factory.mktemp("servers")
+    with running_servers(tmp_path, database_for_servers(tmp_path), count=2) as bases:
+        yield bases
+
+
+def flask_cli(*args: str, database_url: str = TEST_DATABASE_URL) -> subprocess.CompletedProcess[str]:
     """Run an operator command as its own process against the shared database."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "authsvc:create_app", *args],
-        env=server_env(TEST_DATABASE_URL),
+        env=server_env(database_url),
         capture_output=True,
         text=True,
         timeout=60,

@@ -18,7 +18,7 @@ from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import EmailTaken, InvalidCredentials, TokenInvalid, UsernameTaken
 from authsvc.models import AuthSession, BlockKind, Role, TokenBlocklist, User, utcnow
 from authsvc.security import PasswordHasher, TokenCodec
-from authsvc.services import auth, blocklist, maintenance, sessions, users
+from authsvc.services import accounts, auth, blocklist, maintenance, sessions, users
 from authsvc.services.sessions import TokenPair
 from tests.conftest import PASSWORD, unique_name
 
@@ -82,7 +82,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 def start(session: Session, codec: TokenCodec, user: User) -> TokenPair:
     """Sign ``user`` in: a new session and its first pair (what login does after the password check)."""
-    return sessions.start(session=session, codec=codec, user=user, client=ClientInfo(ip="192.0.2.1"))
+    pair = sessions.start(session=session, codec=codec, user=user, client=ClientInfo(ip="192.0.2.1"))
+    session.commit()
+    return pair
 
 
 def fresh(app: Flask, user_id: int | None) -> User:
@@ -179,21 +181,56 @@ def test_authenticate_failures(session, hasher, case):
         auth.authenticate(session=session, hasher=hasher, username=username, password=password)
 
 
-def test_authenticate_rehashes_a_hash_made_with_other_rounds(app, settings, session, hasher):
+def test_sign_in_rehashes_a_hash_made_with_other_rounds(app, settings, session, hasher, codec):
     old_hasher = PasswordHasher(settings.bcrypt_rounds + 1)
     user = new_user(session, old_hasher)
     old_hash = user.password_hash
     assert hasher.needs_update(old_hash)
 
     with pytest.raises(InvalidCredentials):  # a failed sign-in leaves the hash alone
-        auth.authenticate(session=session, hasher=hasher, username=user.username, password="wrong-password")
+        auth.sign_in(
+            session=session, hasher=hasher, codec=codec, username=user.username, password="wrong-password"
+        )
     assert fresh(app, user.id).password_hash == old_hash
 
-    auth.authenticate(session=session, hasher=hasher, username=user.username, password=PASSWORD)
+    auth.sign_in(session=session, hasher=hasher, codec=codec, username=user.username, password=PASSWORD)
     stored = fresh(app, user.id).password_hash
     assert stored != old_hash
     assert not hasher.needs_update(stored)
     assert hasher.verify(PASSWORD, stored)
+
+
+def test_a_sign_in_overtaken_by_a_password_change_neither_signs_in_nor_rehashes(
+    app, settings, session, hasher, codec, monkeypatch
+):
+    """The race of issue 10, made deterministic: the change commits while the sign-in's bcrypt runs."""
+    user = new_user(session, PasswordHasher(settings.bcrypt_rounds + 1))
+    real_verify = hasher.verify
+
+    def verify_then_change(password: str, password_hash: str | None) -> bool:
+        ok = real_verify(password, password_hash)
+        with app.app_context(), session_scope(get_engine(app)) as other:
+            accounts.change_password(
+                session=other,
+                hasher=PasswordHasher(settings.bcrypt_rounds),
+                codec=codec,
+                user_id=user.id,
+                current_password=PASSWORD,
+                new_password="a-brand-new-passphrase-42",
+            )
+        return ok
+
+    monkeypatch.setattr(hasher, "verify", verify_then_change)
+    with pytest.raises(InvalidCredentials):
+        auth.sign_in(session=session, hasher=hasher, codec=codec, username=user.username, password=PASSWORD)
+    monkeypatch.undo()
+    stored = fresh(app, user.id)
+    assert hasher.verify("a-brand-new-passphrase-42", stored.password_hash)  # the change was not undone
+    assert stored.credentials_version == 1
+    # The one live session is the one the change started.
+    assert [row.credentials_version for row in sessions.live_sessions(session=session, user_id=user.id)] == [
+        1
+    ]
 
 
 def test_authenticate_keeps_a_current_hash(app, session, hasher):

@@ -35,12 +35,23 @@ def change_password(
         raise InvalidCredentials("Current password is incorrect.")
     check_password(new_password, username=user.username, field="new_password")
     user.password_hash = hasher.hash(new_password)
-    session.add(user)
     sessions.revoke_all(session=session, codec=codec, user_id=user_id)
-    # start() commits the new hash, the revocations and the new session in one transaction
+    _new_credentials(session, user)
     pair = sessions.start(session=session, codec=codec, user=user, client=client)
+    session.commit()
     audit("password_change", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
     return pair
+
+
+def _new_credentials(session: Session, user: User) -> None:
+    """Bump the credentials version in the database (atomically, not read-modify-write), which ends
+    every session minted under the old one, also a sign-in's still in flight. Call it after
+    revoking the live sessions (which lists them by the current version). The new value is read
+    back within this transaction, holding the row's lock."""
+    user.credentials_version = User.credentials_version + 1  # type: ignore[assignment]
+    session.add(user)
+    session.flush()
+    session.refresh(user, ["credentials_version"])
 
 
 def update_user(
@@ -54,35 +65,36 @@ def update_user(
     actor_id: int | None = None,
     client: ClientInfo = NO_CLIENT,
 ) -> User:
-    """Apply an admin's change; deactivation revokes every session of the user at once."""
+    """Apply an admin's change; deactivation ends every session of the user at once.
+
+    The audit lines are written only once the change has committed.
+    """
     user = get_user(session, user_id)
     removes_admin = user.role == Role.ADMIN and user.is_active and (role == Role.USER or is_active is False)
     if removes_admin:
         _ensure_another_admin(session, user_id)
+    events: list[tuple[str, str]] = []
     if email is not None and email != user.email:
         ensure_email_free(session, email)
         user.email = email
     if role is not None and role != user.role:
-        audit("role_change", outcome=role.value, user_id=user.id, client=client, actor_id=actor_id)
+        events.append(("role_change", role.value))
         user.role = role.value
     deactivating = is_active is False and user.is_active
     if is_active is not None and is_active != user.is_active:
         user.is_active = is_active
-        audit(
-            "activation" if is_active else "deactivation",
-            outcome="success",
-            user_id=user.id,
-            client=client,
-            actor_id=actor_id,
-        )
+        events.append(("activation" if is_active else "deactivation", "success"))
     session.add(user)
     try:
         if deactivating:
             sessions.revoke_all(session=session, codec=codec, user_id=user_id)
+            _new_credentials(session, user)
         session.commit()
     except IntegrityError:
         session.rollback()
         raise EmailTaken() from None
+    for event, outcome in events:
+        audit(event, outcome=outcome, user_id=user.id, client=client, actor_id=actor_id)
     return user
 
 

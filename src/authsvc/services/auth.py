@@ -14,7 +14,7 @@ from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInvalid
 from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
 from authsvc.schemas import USERNAME_MAX
-from authsvc.security import PasswordHasher, TokenCodec, expiry_of
+from authsvc.security import CREDENTIALS_CLAIM, PasswordHasher, TokenCodec, expiry_of
 from authsvc.services import blocklist, sessions
 from authsvc.services.sessions import TokenPair
 from authsvc.services.users import USER_COLUMNS, UserView, find_by_username
@@ -37,7 +37,7 @@ class Identity:
 def authenticate(
     *, session: Session, hasher: PasswordHasher, username: str, password: str, client: ClientInfo = NO_CLIENT
 ) -> User:
-    """The active user these credentials belong to, or ``InvalidCredentials``.
+    """The active user these credentials belong to, or ``InvalidCredentials``. Writes nothing.
 
     Unknown, deactivated and wrong-password all cost one hash verify and fail alike, so neither the
     answer nor its timing tells which usernames exist.
@@ -48,10 +48,6 @@ def authenticate(
     if user is None or not password_ok or not user.is_active:
         audit("sign_in", outcome="failure", user_id=user.id if user else None, client=client)
         raise InvalidCredentials()
-    if hasher.needs_update(user.password_hash):
-        user.password_hash = hasher.hash(password)
-        session.add(user)
-        session.commit()
     return user
 
 
@@ -62,11 +58,28 @@ def sign_in(
     codec: TokenCodec,
     username: str,
     password: str,
+    max_sessions: int | None = None,
     client: ClientInfo = NO_CLIENT,
 ) -> TokenPair:
-    """Check credentials and start a new session."""
+    """Check credentials and start a new session: one transaction, committed once.
+
+    ``InvalidCredentials`` also when the password or the account changed while the hash was being
+    checked: the session is only written under the credentials version that was verified.
+    """
     user = authenticate(session=session, hasher=hasher, username=username, password=password, client=client)
-    pair = sessions.start(session=session, codec=codec, user=user, client=client)
+    try:
+        pair = sessions.start(
+            session=session, codec=codec, user=user, client=client, max_sessions=max_sessions
+        )
+    except InvalidCredentials:
+        session.rollback()
+        audit("sign_in", outcome="credentials_changed", user_id=user.id, client=client)
+        raise
+    # Rehashed only now, under the lock start() took, so it can never overwrite a password changed meanwhile.
+    if hasher.needs_update(user.password_hash):
+        user.password_hash = hasher.hash(password)
+        session.add(user)
+    session.commit()
     audit("sign_in", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
     return pair
 
@@ -82,18 +95,19 @@ def verify_access(*, session: Session, codec: TokenCodec, token: str) -> Identit
     row = session.connection().execute(_IDENTITY, params).first()
     if row is None:
         raise TokenInvalid()
-    *columns, revoked = row
+    *columns, version, revoked = row
     user = UserView(*columns)
-    if revoked or not user.is_active:
+    if revoked or not user.is_active or version != claims[CREDENTIALS_CLAIM]:
         raise TokenInvalid()
     return Identity(user=user, claims=claims)
 
 
-# Built once: the user's columns and a count of blocklist rows matching the token's jti or sid
-# (two primary-key probes), in one statement executed on the connection without the ORM.
+# Built once: the user's columns, credentials version, and a count of blocklist rows matching the
+# token's jti or sid (two primary-key probes), in one statement executed on the connection without the ORM.
 _blocklist = TokenBlocklist.__table__  # type: ignore[attr-defined]
 _IDENTITY = select(
     *USER_COLUMNS,
+    User.__table__.c.credentials_version,  # type: ignore[attr-defined]
     select(func.count())
     .select_from(_blocklist)
     .where(_blocklist.c.jti.in_([bindparam("jti"), bindparam("sid")]))
@@ -128,13 +142,21 @@ def refresh(
         raise TokenInvalid()
     user = session.get(User, user_id)
     row = session.get(AuthSession, sid)
-    if user is None or not user.is_active or row is None or row.user_id != user_id:
+    if (
+        user is None
+        or not user.is_active
+        or user.credentials_version != claims[CREDENTIALS_CLAIM]
+        or row is None
+        or row.user_id != user_id
+    ):
         raise TokenInvalid()
     if jti in blocked or not _spend(session, codec=codec, claims=claims):
         return _reused(
             session, codec=codec, row=row, jti=jti, reuse_interval=reuse_interval, now=now, client=client
         )
-    pair = sessions.mint_pair(codec=codec, user_id=user_id, session_id=sid, now=now)
+    pair = sessions.mint_pair(
+        codec=codec, user_id=user_id, session_id=sid, now=now, credentials_version=user.credentials_version
+    )
     row.previous_refresh_jti, row.refresh_jti, row.access_jti = jti, pair.refresh.jti, pair.access.jti
     row.rotated_at = row.last_used_at = now
     row.expires_at = sessions.expiry(pair, codec)
@@ -185,6 +207,7 @@ def _reused(
             user_id=row.user_id,
             session_id=row.id,
             now=row.rotated_at,
+            credentials_version=row.credentials_version,
             access_jti=row.access_jti,
             refresh_jti=row.refresh_jti,
         )

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from authsvc.audit import ClientInfo
+from authsvc.exceptions import InvalidCredentials
 from authsvc.models import AuthSession, BlockKind, User, utcnow
 from authsvc.security import IssuedToken, TokenCodec
 from authsvc.services import blocklist
@@ -30,17 +32,18 @@ def mint_pair(
     user_id: int,
     session_id: str,
     now: datetime,
+    credentials_version: int,
     access_jti: str | None = None,
     refresh_jti: str | None = None,
 ) -> TokenPair:
     """Encode an access and a refresh token; the same ids and instant give the same strings."""
-    subject = str(user_id)
+    common = {"subject": str(user_id), "session_id": session_id, "now": now}
     return TokenPair(
         access=codec.encode(
-            subject=subject, token_type="access", session_id=session_id, now=now, jti=access_jti
+            token_type="access", jti=access_jti, credentials_version=credentials_version, **common
         ),
         refresh=codec.encode(
-            subject=subject, token_type="refresh", session_id=session_id, now=now, jti=refresh_jti
+            token_type="refresh", jti=refresh_jti, credentials_version=credentials_version, **common
         ),
         session_id=session_id,
     )
@@ -51,11 +54,24 @@ def expiry(pair: TokenPair, codec: TokenCodec) -> datetime:
     return max(pair.refresh.expires_at, pair.access.expires_at) + timedelta(seconds=codec.leeway)
 
 
-def start(*, session: Session, codec: TokenCodec, user: User, client: ClientInfo) -> TokenPair:
-    """Open a new session for ``user`` and mint its first pair (committed together)."""
+def start(
+    *, session: Session, codec: TokenCodec, user: User, client: ClientInfo, max_sessions: int | None = None
+) -> TokenPair:
+    """Open a new session for ``user`` under the credentials it was verified with; the caller commits.
+
+    ``InvalidCredentials`` when those credentials changed meanwhile (a password change, a reset or
+    a deactivation committed while bcrypt ran). The session row is written first and the user's
+    row is then read under a lock (FOR NO KEY UPDATE on PostgreSQL; on SQLite the insert already
+    holds the database's write lock), so the check sees every change committed before ours and
+    every change after ours sees this session. Beyond ``max_sessions`` live sessions the oldest
+    are revoked, exactly, since sign-ins of one user are serialised by that same lock.
+    """
     now = utcnow()
     assert user.id is not None
-    pair = mint_pair(codec=codec, user_id=user.id, session_id=uuid.uuid4().hex, now=now)
+    version = user.credentials_version
+    pair = mint_pair(
+        codec=codec, user_id=user.id, session_id=uuid.uuid4().hex, now=now, credentials_version=version
+    )
     session.add(
         AuthSession(
             id=pair.session_id,
@@ -68,22 +84,47 @@ def start(*, session: Session, codec: TokenCodec, user: User, client: ClientInfo
             access_jti=pair.access.jti,
             rotated_at=now,
             expires_at=expiry(pair, codec),
+            credentials_version=version,
         )
     )
-    session.commit()
+    session.flush()
+    current = session.execute(
+        select(User.credentials_version, User.is_active)
+        .where(User.id == user.id)
+        .with_for_update(key_share=True)
+    ).first()
+    if current is None or tuple(current) != (version, True):
+        raise InvalidCredentials()
+    if max_sessions is not None:
+        _revoke_beyond(session, codec=codec, user_id=user.id, keep=max_sessions, now=now)
     return pair
+
+
+def _revoke_beyond(session: Session, *, codec: TokenCodec, user_id: int, keep: int, now: datetime) -> None:
+    """Revoke the user's oldest live sessions past the newest ``keep``."""
+    statement = select(AuthSession.id).where(*_live(user_id, now)).order_by(*NEWEST_FIRST).offset(keep)
+    if surplus := list(session.exec(statement).all()):
+        revoke(session=session, codec=codec, session_ids=surplus, user_id=user_id, now=now)
+
+
+NEWEST_FIRST = (col(AuthSession.created_at).desc(), col(AuthSession.id))
+
+
+def _live(user_id: int, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """What makes a session of this user live: neither revoked nor expired, and minted under the
+    user's current credentials version (an older one is dead even when nothing revoked it)."""
+    version = select(User.credentials_version).where(User.id == user_id).scalar_subquery()
+    return (
+        col(AuthSession.user_id) == user_id,
+        col(AuthSession.revoked_at).is_(None),
+        col(AuthSession.expires_at) > now,
+        col(AuthSession.credentials_version) == version,
+    )
 
 
 def live_sessions(*, session: Session, user_id: int, now: datetime | None = None) -> Sequence[AuthSession]:
     """The user's sessions that can still be refreshed, newest first."""
-    now = now or utcnow()
-    statement = (
-        select(AuthSession)
-        .where(AuthSession.user_id == user_id)
-        .where(col(AuthSession.revoked_at).is_(None))
-        .where(col(AuthSession.expires_at) > now)
-        .order_by(col(AuthSession.created_at).desc(), col(AuthSession.id))
-    )
+    statement = select(AuthSession).where(*_live(user_id, now or utcnow())).order_by(*NEWEST_FIRST)
     return session.exec(statement).all()
 
 
