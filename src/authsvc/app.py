@@ -11,8 +11,8 @@ from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authsvc import audit, cli, db, migrate
+from authsvc.api import attempts, compat, cookies, demo, deps, docs, errors, gate, headers, limits
 from authsvc.api import auth as auth_api
-from authsvc.api import compat, cookies, demo, deps, docs, errors, gate, headers, limits
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
 from authsvc.config import ConfigError, Settings
@@ -83,6 +83,7 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
     db.init_app(app, settings)
     deps.init_app(app, settings)
     limits.init_app(app, settings)
+    attempts.init_app(app, settings)
     if settings.cors_origin_list:
         # Only the listed origins may read responses, and only they get credentials (cookies).
         CORS(

@@ -60,6 +60,8 @@ class Settings(BaseModel):
     ratelimit_storage_uri: str = "memory://"
     ratelimit_login_username: str = "5/minute;100/hour"
     ratelimit_login_ip: str = "30/minute"
+    ratelimit_login_success: str = "20/minute;200/hour"
+    max_sessions_per_user: int = Field(50, ge=1)
     ratelimit_register: str = "60/hour"
     ratelimit_refresh: str = "120/minute"
     trusted_proxies: int = Field(0, ge=0, le=10)
@@ -73,7 +75,11 @@ class Settings(BaseModel):
         return value
 
     @field_validator(
-        "ratelimit_login_username", "ratelimit_login_ip", "ratelimit_register", "ratelimit_refresh"
+        "ratelimit_login_username",
+        "ratelimit_login_ip",
+        "ratelimit_login_success",
+        "ratelimit_register",
+        "ratelimit_refresh",
     )
     @classmethod
     def _limit_parses(cls, value: str) -> str:

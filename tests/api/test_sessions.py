@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 import jwt
 import pytest
 
+from authsvc.db import get_engine
 from authsvc.models import utcnow
-from tests.conftest import PASSWORD, assert_error, bearer, login, make_settings
+from tests.conftest import PASSWORD, assert_error, bearer, build_app, login, make_settings
 
 SESSION_KEYS = {"id", "created_at", "last_used_at", "user_agent", "ip", "current"}
 LOGIN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
@@ -515,3 +516,19 @@ def test_reuse_within_the_interval_cannot_revive_an_ended_session(client, user_t
         assert change_password(client, child["access_token"]).status_code == 200
     assert_error(refresh(client, tokens["refresh_token"]), 401, "invalid_token")
     assert_tokens_dead(client, child)
+
+
+def test_sessions_beyond_the_cap_end_the_oldest(tmp_path):
+    """One account cannot fill the session table: past the cap a sign-in ends the oldest session."""
+    app = build_app(make_settings(tmp_path, max_sessions_per_user=3))
+    client = app.test_client()
+    body = {"username": "many", "email": "many@example.com", "password": PASSWORD}
+    assert client.post("/api/auth/register", json=body).status_code == 201
+    pairs = [login(client, "many") for _ in range(5)]
+    listed = client.get("/api/auth/sessions", headers=bearer(pairs[-1]["access_token"])).get_json()
+    assert len(listed) == 3
+    refreshed = [
+        client.post("/api/auth/refresh", headers=bearer(pair["refresh_token"])).status_code for pair in pairs
+    ]
+    assert refreshed == [401, 401, 200, 200, 200]
+    get_engine(app).dispose()

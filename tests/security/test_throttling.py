@@ -153,3 +153,72 @@ def test_both_refresh_endpoints_draw_on_one_budget(throttled):
     token = client.post("/token/refresh/", json={"refresh": token}).get_json()["refresh"]
     assert client.post("/api/auth/refresh", headers=bearer(token)).status_code == 200
     assert client.post("/token/refresh/", json={"refresh": token}).status_code == 429
+
+
+def register(client, username):
+    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    assert client.post("/api/auth/register", json=body).status_code == 201
+
+
+def change_password(client, access, current="wrong-password", ip=None):
+    return client.post(
+        "/api/auth/password",
+        json={"current_password": current, "new_password": "another-long-passphrase-9"},
+        headers=bearer(access),
+        environ_base={"REMOTE_ADDR": ip or next(_addresses)},
+    )
+
+
+def test_password_change_guesses_are_throttled(throttled):
+    """A stolen access token is no oracle: wrong current passwords stop after the account's budget."""
+    client = throttled().test_client()
+    register(client, "stolen")
+    access = login(client, "stolen")["access_token"]
+    statuses = [change_password(client, access).status_code for _ in range(40)]
+    assert statuses == [401] * 5 + [429] * 35
+
+
+def test_password_change_guesses_share_the_sign_in_budget(throttled):
+    client = throttled().test_client()
+    register(client, "shared-budget")
+    access = login(client, "shared-budget")["access_token"]
+    assert [sign_in(client, "shared-budget").status_code for _ in range(3)] == [401] * 3
+    assert [change_password(client, access).status_code for _ in range(2)] == [401] * 2
+    assert sign_in(client, "shared-budget").status_code == 429
+    assert change_password(client, access).status_code == 429
+
+
+def test_a_right_current_password_gives_the_budget_back(throttled):
+    client = throttled(ratelimit_login_username="2/minute").test_client()
+    register(client, "changer")
+    access = login(client, "changer")["access_token"]
+    reply = change_password(client, access, current=PASSWORD)
+    assert reply.status_code == 200
+    assert [sign_in(client, "changer").status_code for _ in range(3)] == [401, 401, 429]
+
+
+def test_successful_sign_ins_are_bounded_per_account(throttled):
+    client = throttled(ratelimit_login_success="3/minute").test_client()
+    register(client, "busy")
+    register(client, "other")
+    statuses = [sign_in(client, "busy", PASSWORD).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = sign_in(client, "busy", PASSWORD)
+    assert int(refused.headers["Retry-After"]) > 0
+    # the bound is per account, and wrong passwords are still answered for what they are
+    assert sign_in(client, "other", PASSWORD).status_code == 200
+
+
+def test_ipv6_clients_are_counted_per_64(throttled):
+    """One host holds a whole /64: rotating addresses inside it must not buy fresh budgets."""
+    client = throttled(ratelimit_login_ip="3/minute").test_client()
+    statuses = [sign_in(client, f"v6-{n}", ip=f"2001:db8:1:2:{n:x}::{n + 1:x}").status_code for n in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    assert sign_in(client, "v6-next", ip="2001:db8:1:3::1").status_code == 401  # another /64
+
+
+def test_ipv4_mapped_addresses_count_as_their_ipv4(throttled):
+    client = throttled(ratelimit_login_ip="2/minute").test_client()
+    assert sign_in(client, "m1", ip="192.0.2.77").status_code == 401
+    assert sign_in(client, "m2", ip="::ffff:192.0.2.77").status_code == 401
+    assert sign_in(client, "m3", ip="192.0.2.77").status_code == 429

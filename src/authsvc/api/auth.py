@@ -6,6 +6,7 @@ from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from authsvc.api import cookies, limits
+from authsvc.api.attempts import budgets
 from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import bearer_token, current_identity
@@ -71,17 +72,18 @@ def register(body: UserCreate) -> Response:
 
 
 @bp.post("/login", responses={200: LoginOut})
-@limits.sign_in
 def login(body: LoginIn) -> Response:
     """Sign in: a new session with an access and a refresh token (``"cookie": true``: refresh by cookie)."""
-    pair = auth.sign_in(
-        session=db(),
-        hasher=hasher(),
-        codec=codec(),
-        username=body.username,
-        password=body.password,
-        client=client_info(),
-    )
+    with budgets().attempt(body.username, sign_in=True):
+        pair = auth.sign_in(
+            session=db(),
+            hasher=hasher(),
+            codec=codec(),
+            username=body.username,
+            password=body.password,
+            max_sessions=settings().max_sessions_per_user,
+            client=client_info(),
+        )
     return _tokens(pair, cookie=body.cookie)
 
 
@@ -143,14 +145,20 @@ def delete_session(path: SessionPath) -> Response:
 
 @bp.post("/password", responses={200: LoginOut}, security=BEARER)
 def change_password(body: PasswordChange) -> Response:
-    """Change the password: every earlier session ends, a new one starts."""
-    pair = accounts.change_password(
-        session=db(),
-        hasher=hasher(),
-        codec=codec(),
-        user_id=current_identity().user.id,
-        current_password=body.current_password,
-        new_password=body.new_password,
-        client=client_info(),
-    )
+    """Change the password: every earlier session ends, a new one starts.
+
+    A wrong current password spends the account's sign-in budget, so a stolen access token is no
+    way around it.
+    """
+    user = current_identity().user
+    with budgets().attempt(user.username, sign_in=False):
+        pair = accounts.change_password(
+            session=db(),
+            hasher=hasher(),
+            codec=codec(),
+            user_id=user.id,
+            current_password=body.current_password,
+            new_password=body.new_password,
+            client=client_info(),
+        )
     return _tokens(pair, cookie=cookies.refresh_cookie() is not None)

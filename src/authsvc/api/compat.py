@@ -6,6 +6,7 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
 from authsvc.api import limits
+from authsvc.api.attempts import budgets
 from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.errors import COMMON_RESPONSES, bearer_challenge
 from authsvc.api.guard import current_identity
@@ -45,18 +46,19 @@ def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
 
 
 @bp.post("/token/", responses={200: TokenPair, 401: CompatDetail})
-@limits.sign_in
 def obtain_pair(body: Credentials) -> Response:
     """Sign in and get a refresh and an access token."""
     try:
-        pair = auth.sign_in(
-            session=db(),
-            hasher=hasher(),
-            codec=codec(),
-            username=body.username,
-            password=body.password,
-            client=client_info(),
-        )
+        with budgets().attempt(body.username, sign_in=True):
+            pair = auth.sign_in(
+                session=db(),
+                hasher=hasher(),
+                codec=codec(),
+                username=body.username,
+                password=body.password,
+                max_sessions=settings().max_sessions_per_user,
+                client=client_info(),
+            )
     except InvalidCredentials:
         return unauthorized(BAD_LOGIN, token_presented=False)
     return token_response(TokenPair(refresh=pair.refresh.token, access=pair.access.token))

@@ -1,49 +1,44 @@
-"""Throttling with Flask-Limiter: failed sign-ins per username and per client IP, registration and
-refresh per IP. Counts live in memory, or in Redis (``FLASK_RATELIMIT_STORAGE_URI``) so that every
-process of a deployment shares them.
+"""Throttling with Flask-Limiter: registration and refresh per client address. Counts live in
+memory, or in Redis (``FLASK_RATELIMIT_STORAGE_URI``) so that every process of a deployment shares
+them. Password checks (sign-in, password change) are budgeted before they run, in ``attempts``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+
 from flask import Flask, Response, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 
 from authsvc.api.deps import settings
 from authsvc.config import Settings
-from authsvc.schemas import username_key
-
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
 
 
-def _failed(response: Response) -> bool:
-    """Only failed sign-ins count: a user who types the right password is never slowed down."""
-    return response.status_code == 401
+def client_key() -> str:
+    """The client a per-address limit counts: its IPv4 address, or the /64 of its IPv6 address.
+
+    One IPv6 host is handed a whole /64, so counting single addresses would give it 2**64
+    budgets. Anything that is not an address (it cannot happen behind a sane proxy) is hashed, so
+    no raw header text ever reaches a storage key or a log line.
+    """
+    raw = request.remote_addr or ""
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return "unparsed-" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
-def _username_key() -> str:
-    """The account a sign-in targets, so many IPs together cannot hammer one account."""
-    body = request.get_json(silent=True)
-    name = body.get("username") if isinstance(body, dict) else None
-    return "user:" + (username_key(name)[:150] if isinstance(name, str) else "-")
+limiter = Limiter(key_func=client_key, headers_enabled=True, strategy="moving-window")
 
 
-# Shared limits: /token/ and /api/auth/login draw on one budget, and both refresh endpoints on one,
-# so offering the same operation at two URLs never doubles what an attacker may try.
-def sign_in(view):  # noqa: ANN001, ANN201  (decorators keep the view's signature for flask-openapi3)
-    """Failed sign-ins: limited per username and per client IP."""
-    per_user = limiter.shared_limit(
-        lambda: settings().ratelimit_login_username,
-        scope="sign-in-user",
-        key_func=_username_key,
-        deduct_when=_failed,
-    )
-    per_ip = limiter.shared_limit(
-        lambda: settings().ratelimit_login_ip, scope="sign-in-ip", deduct_when=_failed
-    )
-    return per_ip(per_user(view))
-
-
+# Shared limits: both refresh endpoints draw on one budget, so offering the same operation at two
+# URLs never doubles what a client may try. (Password checks have their own budgets: attempts.py.)
 def register(view):  # noqa: ANN001, ANN201
     return limiter.shared_limit(lambda: settings().ratelimit_register, scope="register")(view)
 

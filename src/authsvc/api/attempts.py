@@ -1,0 +1,152 @@
+"""Password-check budgets, taken *before* the password is checked so that N parallel guesses cost N.
+
+Flask-Limiter's ``deduct_when`` tests a limit before the request and counts it after the answer, so
+every guess already in flight passes (60 parallel wrong passwords all got a 401 against 5/min).
+Here each attempt takes one unit of every budget that applies as it starts (an atomic increment in
+the shared storage), and gives back what its outcome does not spend:
+
+- a wrong password keeps the failure budgets (per account and per client address) spent;
+- a right one gives them back, and keeps one unit of the account's budget of successful sign-ins,
+  which bounds the hashing and the sessions one account can cause;
+- anything else (a database outage, a refused new password) gives everything back.
+
+Counts live in fixed windows, whose counters are the only ones that can give a unit back through
+the storage's public API; at a window's edge an attacker can get at most twice a limit in a row.
+An unreachable shared storage falls back to per-process memory instead of locking everyone out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from flask import Flask, current_app
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
+
+from authsvc.api.limits import client_key
+from authsvc.config import Settings
+from authsvc.exceptions import InvalidCredentials
+from authsvc.schemas import username_key
+
+log = logging.getLogger("authsvc")
+EXTENSION = "authsvc.attempts"
+PREFIX = "authsvc-attempt"
+RECHECK_SECONDS = 5.0  # while the shared storage is down, try it again this often
+T = TypeVar("T")
+
+
+def account_key(username: str) -> str:
+    """The account a password check targets, compared the way sign-in compares names.
+
+    Hashed, so no user input ever reaches a storage key or a log line, and every key is short.
+    """
+    folded = username_key(username).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(folded).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    item: RateLimitItem
+    ids: tuple[str, ...]
+
+
+class Budgets:
+    """The budgets of one app, in the configured storage (memory, or Redis shared by processes)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.ratelimit_enabled
+        self.failed_per_account = parse_many(settings.ratelimit_login_username)
+        self.failed_per_ip = parse_many(settings.ratelimit_login_ip)
+        self.succeeded_per_account = parse_many(settings.ratelimit_login_success)
+        uri = settings.ratelimit_storage_uri
+        # A Redis that stops answering must cost a sign-in a second, not a hung worker.
+        options = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0} if uri.startswith("redis") else {}
+        self._storage: Storage = storage_from_string(uri, **options)
+        self._fallback = MemoryStorage()
+        self._down_since: float | None = None
+
+    @contextmanager
+    def attempt(self, username: str, *, sign_in: bool) -> Iterator[None]:
+        """Take the budgets of one password check, then settle them by its outcome.
+
+        ``sign_in`` also takes a unit of the account's successful sign-ins. Refused: 429 with
+        ``Retry-After``, before any password work is done.
+        """
+        if not self.enabled:
+            yield
+            return
+        account = account_key(username)
+        failure = [_Unit(item, ("failed-account", account)) for item in self.failed_per_account]
+        failure += [_Unit(item, ("failed-ip", client_key())) for item in self.failed_per_ip]
+        success = (
+            [_Unit(item, ("signed-in", account)) for item in self.succeeded_per_account] if sign_in else []
+        )
+        self._take(failure + success)
+        try:
+            yield
+        except InvalidCredentials:
+            self._give_back(success)
+            raise
+        except BaseException:
+            self._give_back(failure + success)
+            raise
+        self._give_back(failure)
+
+    def _take(self, units: list[_Unit]) -> None:
+        taken: list[_Unit] = []
+        for unit in units:
+            taken.append(unit)
+            if not self._hit(unit):
+                self._give_back(taken)
+                raise TooManyRequests(retry_after=self._retry_after(unit))
+
+    def _give_back(self, units: list[_Unit]) -> None:
+        for unit in units:
+            self._refund(unit)
+
+    def _hit(self, unit: _Unit) -> bool:
+        return self._call(lambda storage: FixedWindowRateLimiter(storage).hit(unit.item, PREFIX, *unit.ids))
+
+    def _refund(self, unit: _Unit) -> None:
+        key, expiry = unit.item.key_for(PREFIX, *unit.ids), unit.item.get_expiry()
+        self._call(lambda storage: storage.incr(key, expiry, amount=-1))
+
+    def _retry_after(self, unit: _Unit) -> int:
+        stats = self._call(
+            lambda storage: FixedWindowRateLimiter(storage).get_window_stats(unit.item, PREFIX, *unit.ids)
+        )
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    def _call(self, operation: Callable[[Storage], T]) -> T:
+        """Run on the shared storage; while it is unreachable, on this process's memory (logged)."""
+        now = time.monotonic()
+        if self._down_since is None or now - self._down_since >= RECHECK_SECONDS:
+            try:
+                result = operation(self._storage)
+            except self._storage.base_exceptions:
+                if self._down_since is None:
+                    log.warning("rate limit storage unreachable: counting password checks in memory")
+                self._down_since = now
+            else:
+                if self._down_since is not None:
+                    log.info("rate limit storage reachable again")
+                    self._down_since = None
+                return result
+        return operation(self._fallback)
+
+
+def budgets() -> Budgets:
+    return current_app.extensions[EXTENSION]
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions[EXTENSION] = Budgets(settings)
