@@ -67,6 +67,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def lock_for_write(session: Session) -> None:
+    """Serialise the rest of this transaction with every other writer, for a check-then-write.
+
+    On SQLite a plain transaction only takes the write lock at its first write, so two requests
+    could both check ("another admin exists") and then both write; ``BEGIN IMMEDIATE`` takes the
+    lock up front and reads after it see every earlier commit. PostgreSQL uses row locks
+    (``FOR UPDATE``) in the query that checks, so nothing is needed here.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    if not dbapi_connection.in_transaction:  # a write already began it: the lock is held
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def get_engine(app: Flask | None = None) -> Engine:
     return (app or current_app).extensions[EXTENSION]
 

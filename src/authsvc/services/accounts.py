@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.db import lock_for_write
 from authsvc.exceptions import EmailTaken, InvalidCredentials, LastAdmin
 from authsvc.models import Role, User
 from authsvc.security import PasswordHasher, TokenCodec
@@ -69,6 +70,7 @@ def update_user(
 
     The audit lines are written only once the change has committed.
     """
+    lock_for_write(session)  # the last-admin check and the write are one serialised unit
     user = get_user(session, user_id)
     removes_admin = user.role == Role.ADMIN and user.is_active and (role == Role.USER or is_active is False)
     if removes_admin:
@@ -108,6 +110,7 @@ def delete_user(
 ) -> None:
     """Delete an account (an admin may delete anyone, a user only themselves) and its sessions;
     its tokens fail everywhere at once. Someone else's account is ``NotFound`` to a non-admin."""
+    lock_for_write(session)
     user = get_user_for(session=session, viewer=actor, user_id=user_id)
     if user.role == Role.ADMIN and user.is_active:
         _ensure_another_admin(session, user_id)
@@ -121,13 +124,15 @@ def delete_user(
 def _ensure_another_admin(session: Session, user_id: int) -> None:
     """Refuse to remove the last active admin, so the service can never lock itself out.
 
-    The other admins' rows are locked (FOR UPDATE on PostgreSQL) so two admins demoting each
-    other at the same moment cannot both succeed.
+    Every active admin's row, this one's included, is locked in id order (FOR UPDATE on
+    PostgreSQL): two admins removing each other queue on the same rows instead of deadlocking, and
+    the second re-reads them after the first commits. SQLite is serialised by ``lock_for_write``.
     """
-    others = (
+    admins = (
         select(User.id)
-        .where(User.role == Role.ADMIN.value, col(User.is_active).is_(True), User.id != user_id)
+        .where(User.role == Role.ADMIN.value, col(User.is_active).is_(True))
+        .order_by(col(User.id))
         .with_for_update()
     )
-    if not session.exec(others).first():
+    if not set(session.exec(admins).all()) - {user_id}:
         raise LastAdmin()
