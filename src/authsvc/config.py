@@ -50,6 +50,7 @@ class Settings(BaseModel):
     jwt_audience: str = Field("authsvc", min_length=1)
     jwt_leeway: int = Field(0, ge=0)
     bcrypt_rounds: int = Field(12, ge=4, le=31)
+    password_min_score: int = Field(2, ge=0, le=4)
     max_content_length: int = Field(1_048_576, ge=1)
     db_pool_size: int = Field(5, ge=1)
     db_pool_timeout: float = Field(5.0, gt=0)

@@ -32,6 +32,7 @@ class PasswordHasher:
     """bcrypt through passlib's ``bcrypt_sha256``: every character counts, none is cut at 72 bytes."""
 
     def __init__(self, rounds: int) -> None:
+        self.rounds = rounds
         self.context = CryptContext(schemes=["bcrypt_sha256"], bcrypt_sha256__rounds=rounds)
         # Made up front so that even the first unknown username costs exactly one verify.
         self._dummy_hash = self.context.hash(uuid.uuid4().hex)
@@ -40,18 +41,41 @@ class PasswordHasher:
         return self.context.hash(password)
 
     def verify(self, password: str, password_hash: str | None) -> bool:
-        """Check a password; with no hash (unknown user) spend the same work on a dummy hash.
+        """Check a password; every check costs at least one verify at the configured cost.
 
         Equal work for known and unknown usernames means response time does not reveal which exist.
-        passlib raises on an over-long password; that is a failed check, not an error.
+        An unknown user (no hash) is checked against a dummy hash instead. A stored hash cheaper than
+        the configured cost (made before ``FLASK_BCRYPT_ROUNDS`` was raised, or of another scheme, or
+        malformed) would answer faster than the dummy, so the dummy is verified as well; the answer
+        still comes from the stored hash alone. passlib raises on an over-long password; that is a
+        failed check, not an error.
         """
         if password_hash is None:
             # The dummy's password is a random secret nobody knows: no match, the same work.
             password_hash = self._dummy_hash
+        elif self._cheaper_than_configured(password_hash):
+            self._check(password, self._dummy_hash)
+        return self._check(password, password_hash)
+
+    def _check(self, password: str, password_hash: str) -> bool:
         try:
             return self.context.verify(password, password_hash)
         except ValueError:
             return False
+
+    def _cheaper_than_configured(self, password_hash: str) -> bool:
+        """Whether verifying this hash costs less than one verify at the configured cost.
+
+        Not ``needs_update``: that is also true of a costlier hash, whose verify already costs more
+        than the dummy's (another verify would only widen the gap), and it raises on another scheme.
+        """
+        handler = self.context.handler()
+        if not handler.identify(password_hash):
+            return True
+        try:
+            return int(handler.from_string(password_hash).rounds) < self.rounds
+        except ValueError:
+            return True
 
     def needs_update(self, password_hash: str) -> bool:
         return self.context.needs_update(password_hash)

@@ -10,6 +10,7 @@ from typing import Any
 import bcrypt
 import jwt
 import pytest
+from passlib.hash import bcrypt_sha256
 
 from authsvc.exceptions import TokenInvalid
 from authsvc.models import utcnow
@@ -185,6 +186,82 @@ def test_needs_update_when_rounds_change():
     old_hash = PasswordHasher(4).hash("correct-horse-battery")
     assert PasswordHasher(4).needs_update(old_hash) is False
     assert PasswordHasher(5).needs_update(old_hash) is True
+
+
+# --- PasswordHasher: a stored hash of another cost or scheme (issue 10, item 5) -----------------------
+# The attack: a user whose hash was made at an old, lower cost answered in 9.7 ms, an unknown user in
+# 412 ms (one verify of the dummy at the configured cost), so the clock told which usernames exist.
+# Hash work is counted and its cost read from the hashes verified; nothing here reads a clock.
+
+CONFIGURED_ROUNDS = 5
+
+
+def rounds_of(password_hash: str) -> int | None:
+    """The bcrypt cost of a ``bcrypt_sha256`` hash; None for another scheme or a malformed value."""
+    if not bcrypt_sha256.identify(password_hash):
+        return None
+    try:
+        return int(bcrypt_sha256.from_string(password_hash).rounds)
+    except ValueError:
+        return None
+
+
+def at_configured_cost(seen: list[str]) -> list[str]:
+    return [stored for stored in seen if (rounds_of(stored) or 0) >= CONFIGURED_ROUNDS]
+
+
+def test_rounds_of_reads_the_cost_it_is_asked_about():
+    """The helper the tests below lean on must itself be right, or they could not fail."""
+    assert rounds_of(PasswordHasher(4).hash("x")) == 4
+    assert rounds_of(PasswordHasher(CONFIGURED_ROUNDS).hash("x")) == CONFIGURED_ROUNDS
+    assert rounds_of(bcrypt.hashpw(b"x", bcrypt.gensalt(4)).decode()) is None
+    assert rounds_of("not-a-hash") is None
+
+
+STORED_HASHES = {
+    "old-cost-4-hash": lambda: PasswordHasher(4).hash("correct-horse-battery"),
+    "other-scheme-plain-bcrypt-hash": lambda: bcrypt.hashpw(
+        b"correct-horse-battery", bcrypt.gensalt(4)
+    ).decode(),
+    "malformed-hash": lambda: "$bcrypt-sha256$v=2,t=2b,r=4$garbage",
+    "not-a-hash-at-all": lambda: "correct-horse-battery",
+}
+
+
+@pytest.mark.parametrize("attempt", ["correct-horse-battery", "wrong-password-1", "x" * 5000])
+@pytest.mark.parametrize("stored_kind", STORED_HASHES)
+def test_timing_attack_cheap_stored_hash_still_costs_a_verify_at_the_configured_cost(
+    monkeypatch, stored_kind, attempt
+):
+    hasher = PasswordHasher(CONFIGURED_ROUNDS)
+    stored = STORED_HASHES[stored_kind]()
+    seen = spy_on_verify(monkeypatch, hasher)
+
+    hasher.verify(attempt, stored)
+
+    assert len(at_configured_cost(seen)) >= 1, seen  # as much as an unknown user's dummy verify
+    assert stored in seen  # the real hash was checked too: the answer can only come from it
+
+
+@pytest.mark.parametrize(
+    ("attempt", "expected"), [("correct-horse-battery", True), ("wrong-password-1", False)]
+)
+def test_cheap_stored_hash_answer_comes_from_the_real_hash(attempt, expected):
+    """The extra verify is of the dummy, whose password nobody knows: it must not decide the answer."""
+    hasher = PasswordHasher(CONFIGURED_ROUNDS)
+    assert hasher.verify(attempt, STORED_HASHES["old-cost-4-hash"]()) is expected
+
+
+@pytest.mark.parametrize("stored_rounds", [CONFIGURED_ROUNDS, CONFIGURED_ROUNDS + 1])
+def test_hash_at_or_above_the_configured_cost_costs_exactly_one_verify(monkeypatch, stored_rounds):
+    """Control: only a cheaper hash gets the extra verify, so current hashes cost what they did."""
+    hasher = PasswordHasher(CONFIGURED_ROUNDS)
+    stored = PasswordHasher(stored_rounds).hash("correct-horse-battery")
+    seen = spy_on_verify(monkeypatch, hasher)
+
+    assert hasher.verify("wrong-password-1", stored) is False
+    assert seen == [stored]
+    assert rounds_of(seen[0]) == stored_rounds
 
 
 # --- TokenCodec: what it mints --------------------------------------------------------------------
