@@ -9,6 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from authsvc.api.deps import codec as current_codec
 from authsvc.api.deps import hasher as current_hasher
+from authsvc.api.deps import settings as current_settings
 from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import AuthError
 from authsvc.models import Role, utcnow
@@ -39,7 +40,9 @@ def create_user_command(username: str, email: str | None, password: str | None, 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     password = _valid(TypeAdapter(NewPassword), password, "password")
-    if problem := password_problem(password, username=username):
+    if problem := password_problem(
+        password, username=username, email=email, min_score=current_settings().password_min_score
+    ):
         # The operator chose it deliberately: warn, do not refuse.
         click.echo(f"Warning: {problem}", err=True)
     hasher: PasswordHasher = current_hasher()

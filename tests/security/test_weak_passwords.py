@@ -16,8 +16,9 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from authsvc.db import get_engine
 from authsvc.models import User
-from tests.conftest import PASSWORD, assert_error, bearer, login
+from tests.conftest import PASSWORD, assert_error, bearer, build_app, login, make_settings
 
 REGISTER, CHANGE = "/api/auth/register", "/api/auth/password"
 USERNAME = "zorblaxter"  # a made-up word: no dictionary knows it, only the username does
@@ -85,3 +86,12 @@ def test_strong_passwords_still_register(client: FlaskClient, password: str) -> 
     response = register(client, password)
     assert response.status_code == 201, response.data
     login(client, response.get_json()["username"], password)
+
+
+@pytest.mark.parametrize("score, status", [(0, 201), (4, 400)])
+def test_the_minimum_score_setting_reaches_registration(tmp_path, score, status):
+    """FLASK_PASSWORD_MIN_SCORE is what the API applies: 0 turns the estimate off, 4 asks for more."""
+    app = build_app(make_settings(tmp_path, password_min_score=score))
+    body = {"username": "scored", "email": "scored@example.com", "password": "Tr0ub4dour&3"}
+    assert app.test_client().post("/api/auth/register", json=body).status_code == status
+    get_engine(app).dispose()

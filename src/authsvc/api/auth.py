@@ -66,7 +66,12 @@ def _refresh_token() -> tuple[str, str | None]:
 def register(body: UserCreate) -> Response:
     """Create an account with the ``user`` role."""
     user = users.register(
-        session=db(), hasher=hasher(), username=body.username, password=body.password, email=body.email
+        session=db(),
+        hasher=hasher(),
+        username=body.username,
+        password=body.password,
+        email=body.email,
+        min_score=settings().password_min_score,
     )
     return json_response(user_record(user), 201)
 
@@ -159,6 +164,7 @@ def change_password(body: PasswordChange) -> Response:
             user_id=user.id,
             current_password=body.current_password,
             new_password=body.new_password,
+            min_score=settings().password_min_score,
             client=client_info(),
         )
     return _tokens(pair, cookie=cookies.refresh_cookie() is not None)

@@ -14,7 +14,7 @@ from authsvc.exceptions import EmailTaken, InvalidCredentials, LastAdmin
 from authsvc.models import Role, User
 from authsvc.security import PasswordHasher, TokenCodec
 from authsvc.services import sessions
-from authsvc.services.passwords import check_password
+from authsvc.services.passwords import DEFAULT_MIN_SCORE, check_password
 from authsvc.services.sessions import TokenPair
 from authsvc.services.users import UserView, ensure_email_free, get_user, get_user_for
 
@@ -27,6 +27,7 @@ def change_password(
     user_id: int,
     current_password: str,
     new_password: str,
+    min_score: int = DEFAULT_MIN_SCORE,
     client: ClientInfo = NO_CLIENT,
 ) -> TokenPair:
     """Set a new password, sign out every session (the caller's too) and start a fresh one."""
@@ -34,7 +35,9 @@ def change_password(
     if not hasher.verify(current_password, user.password_hash):
         audit("password_change", outcome="failure", user_id=user.id, client=client)
         raise InvalidCredentials("Current password is incorrect.")
-    check_password(new_password, username=user.username, field="new_password")
+    check_password(
+        new_password, username=user.username, email=user.email, field="new_password", min_score=min_score
+    )
     user.password_hash = hasher.hash(new_password)
     sessions.revoke_all(session=session, codec=codec, user_id=user_id)
     _new_credentials(session, user)

@@ -17,7 +17,7 @@ from authsvc.exceptions import EmailTaken, NotFound, UsernameTaken
 from authsvc.models import MAX_ID, Role, User, UserCounter
 from authsvc.schemas import username_key
 from authsvc.security import PasswordHasher
-from authsvc.services.passwords import check_password
+from authsvc.services.passwords import DEFAULT_MIN_SCORE, check_password
 
 
 def create_user(
@@ -53,12 +53,20 @@ def create_user(
     return user
 
 
-def register(*, session: Session, hasher: PasswordHasher, username: str, password: str, email: str) -> User:
+def register(
+    *,
+    session: Session,
+    hasher: PasswordHasher,
+    username: str,
+    password: str,
+    email: str,
+    min_score: int = DEFAULT_MIN_SCORE,
+) -> User:
     """Self-service sign-up: the password policy applies, then a ``user`` account is created.
 
     Operators' ``create-user`` calls ``create_user`` directly: it only warns about such passwords.
     """
-    check_password(password, username=username)
+    check_password(password, username=username, email=email, min_score=min_score)
     return create_user(session=session, hasher=hasher, username=username, password=password, email=email)
 
 
