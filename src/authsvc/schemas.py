@@ -7,7 +7,16 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, RootModel
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    RootModel,
+    model_validator,
+)
 
 USERNAME_MAX = 150
 PASSWORD_MIN = 8
@@ -156,6 +165,18 @@ class UserUpdate(_Body):
 class PasswordChange(_Body):
     current_password: StrictStr
     new_password: NewPassword
+
+
+class AccountDeletion(_Body):
+    """Deleting one's own account asks for the password again: a stolen access token is not enough.
+    An admin deleting someone else sends no body."""
+
+    current_password: StrictStr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_body_is_empty(cls, data: object) -> object:
+        return {} if data is None else data
 
 
 class LogoutQuery(BaseModel):

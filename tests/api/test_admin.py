@@ -21,8 +21,9 @@ def patch(client, token, user_id, body):
     return client.patch(f"/api/users/{user_id}", json=body, headers=bearer(token))
 
 
-def delete(client, token, user_id):
-    return client.delete(f"/api/users/{user_id}", headers=bearer(token))
+def delete(client, token, user_id, password=PASSWORD):
+    """Deleting one's own account asks for the current password; an admin deleting another ignores it."""
+    return client.delete(f"/api/users/{user_id}", headers=bearer(token), json={"current_password": password})
 
 
 def record(client, token, user_id):
@@ -620,3 +621,27 @@ def test_cli_set_role_refuses_an_unknown_role(app, cli, make_user, role):
     result = cli("set-role", user.username, role)
     assert result.exit_code != 0
     assert stored(app, user.id).role == "user"
+
+
+@pytest.mark.parametrize("body", [None, {}, {"current_password": "not-my-password"}, {"current_password": 7}])
+def test_deleting_ones_own_account_needs_the_current_password(app, client, make_user, body):
+    """A stolen access token alone cannot destroy the account."""
+    user = make_user()
+    tokens = login(client, user.username)
+    kwargs = {} if body is None else {"json": body}
+    response = client.delete(f"/api/users/{user.id}", headers=bearer(tokens["access_token"]), **kwargs)
+    assert response.status_code in (400, 401), response.data
+    assert_error(
+        response,
+        response.status_code,
+        "validation_error" if body and body.get("current_password") == 7 else "invalid_credentials",
+    )
+    assert stored(app, user.id) is not None
+    assert client.get("/api/auth/whoami", headers=bearer(tokens["access_token"])).status_code == 200
+
+
+def test_an_admin_deletes_another_account_without_a_password(app, client, make_user, admin_tokens):
+    _, admin = admin_tokens
+    user = make_user()
+    assert client.delete(f"/api/users/{user.id}", headers=bearer(admin["access_token"])).status_code == 204
+    assert stored(app, user.id) is None

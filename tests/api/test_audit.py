@@ -201,7 +201,8 @@ def test_deletion(client, make_user, admin_tokens, audit_log, by):
     tokens = login(client, user.username)
     audit_log()
     actor = admin["access_token"] if by == "admin" else tokens["access_token"]
-    assert client.delete(f"/api/users/{user.id}", headers=bearer(actor), **AT).status_code == 204
+    body = {"current_password": PASSWORD}
+    assert client.delete(f"/api/users/{user.id}", headers=bearer(actor), json=body, **AT).status_code == 204
     one_line(audit_log(), "deletion", user_id=user.id, session_id=ANY)
 
 

@@ -13,6 +13,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from pydantic import BaseModel
 
 from authsvc.schemas import (
+    AccountDeletion,
     Credentials,
     ErrorOut,
     Health,
@@ -59,7 +60,7 @@ OPERATIONS: dict[tuple[str, str], tuple[type[BaseModel] | None, str, type[BaseMo
     ("get", "/api/users/all"): (None, "200", Page, True),
     ("get", "/api/users/{user_id}"): (None, "200", UserOut, True),
     ("patch", "/api/users/{user_id}"): (UserUpdate, "200", UserOut, True),
-    ("delete", "/api/users/{user_id}"): (None, "204", None, True),
+    ("delete", "/api/users/{user_id}"): (AccountDeletion, "204", None, True),
 }
 PROTECTED = sorted(key for key, (*_, protected) in OPERATIONS.items() if protected)
 WITH_BODY = sorted(key for key, (model, *_) in OPERATIONS.items() if model is not None)
@@ -67,6 +68,7 @@ WITH_BODY = sorted(key for key, (model, *_) in OPERATIONS.items() if model is no
 SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/auth/password"): {"current_password": PASSWORD, "new_password": "another-horse-battery"},
     ("patch", "/api/users/{user_id}"): {},
+    ("delete", "/api/users/{user_id}"): {"current_password": PASSWORD},
 }
 SAMPLE_PATH_VALUES = {"user_id": "1", "session_id": "some-session"}
 

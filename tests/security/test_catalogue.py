@@ -530,7 +530,8 @@ def sign_out(world: World) -> None:
 
 def delete_account(world: World) -> None:
     url = USER.format(victim=world.victim.id)
-    assert world.client.delete(url, headers=world.headers("victim")).status_code == 204
+    password = {"current_password": PASSWORD}
+    assert world.client.delete(url, headers=world.headers("victim"), json=password).status_code == 204
 
 
 def deactivate(world: World) -> None:

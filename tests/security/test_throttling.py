@@ -222,3 +222,18 @@ def test_ipv4_mapped_addresses_count_as_their_ipv4(throttled):
     assert sign_in(client, "m1", ip="192.0.2.77").status_code == 401
     assert sign_in(client, "m2", ip="::ffff:192.0.2.77").status_code == 401
     assert sign_in(client, "m3", ip="192.0.2.77").status_code == 429
+
+
+def test_self_deletion_guesses_share_the_sign_in_budget(throttled):
+    client = throttled().test_client()
+    register(client, "deleter")
+    access = login(client, "deleter")["access_token"]
+    me = client.get("/api/auth/whoami", headers=bearer(access)).get_json()["id"]
+    statuses = [
+        client.delete(
+            f"/api/users/{me}", headers=bearer(access), json={"current_password": "guess-guess"}
+        ).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [401] * 5 + [429]
+    assert sign_in(client, "deleter").status_code == 429

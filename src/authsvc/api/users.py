@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
-from authsvc.api.deps import client_info, codec, db
+from authsvc.api.attempts import budgets
+from authsvc.api.deps import client_info, codec, db, hasher
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity, require_admin
 from authsvc.api.render import json_response, user_record, user_records
 from authsvc.models import Role
-from authsvc.schemas import ErrorOut, Page, UserOut, UserPath, UsersQuery, UserUpdate
+from authsvc.schemas import AccountDeletion, ErrorOut, Page, UserOut, UserPath, UsersQuery, UserUpdate
 from authsvc.services import accounts, users
 
 bp = APIBlueprint(
@@ -69,9 +72,19 @@ def update(path: UserPath, body: UserUpdate) -> Response:
 
 
 @bp.delete("/<int:user_id>", responses={204: None, 409: ErrorOut})
-def delete(path: UserPath) -> Response:
-    """Delete an account (an admin, or the user themselves); its tokens fail at once."""
-    accounts.delete_user(
-        session=db(), codec=codec(), actor=current_identity().user, user_id=path.user_id, client=client_info()
-    )
+def delete(path: UserPath, body: AccountDeletion) -> Response:
+    """Delete an account (an admin, or the user themselves with ``current_password``); its tokens
+    fail at once. A wrong password spends the account's sign-in budget."""
+    actor = current_identity().user
+    own = actor.id == path.user_id
+    with budgets().attempt(actor.username, sign_in=False) if own else nullcontext():
+        accounts.delete_user(
+            session=db(),
+            codec=codec(),
+            hasher=hasher(),
+            actor=actor,
+            user_id=path.user_id,
+            current_password=body.current_password,
+            client=client_info(),
+        )
     return Response(status=204)

@@ -107,14 +107,22 @@ def delete_user(
     *,
     session: Session,
     codec: TokenCodec,
+    hasher: PasswordHasher,
     actor: UserView,
     user_id: int,
+    current_password: str | None = None,
     client: ClientInfo = NO_CLIENT,
 ) -> None:
     """Delete an account (an admin may delete anyone, a user only themselves) and its sessions;
-    its tokens fail everywhere at once. Someone else's account is ``NotFound`` to a non-admin."""
+    its tokens fail everywhere at once. Someone else's account is ``NotFound`` to a non-admin.
+
+    Deleting one's own account needs ``current_password`` (``InvalidCredentials`` otherwise).
+    """
     lock_for_write(session)
     user = get_user_for(session=session, viewer=actor, user_id=user_id)
+    if user.id == actor.id and not hasher.verify(current_password or "", user.password_hash):
+        audit("deletion", outcome="failure", user_id=user.id, client=client, actor_id=actor.id)
+        raise InvalidCredentials("Current password is incorrect.")
     if user.role == Role.ADMIN and user.is_active:
         _ensure_another_admin(session, user_id)
     # Blocklisting the sessions as well as deleting the user means a reused id could never revive them.
