@@ -54,10 +54,10 @@ def _refresh_token() -> tuple[str, str | None]:
     A bearer header wins; a cookie is honoured only on POST and only with the double-submitted
     CSRF value (the service checks it against the token before anything is spent).
     """
-    token = cookies.refresh_cookie()
+    token = cookies.refresh_cookie(settings=settings())
     if request.method != "POST" or "Authorization" in request.headers or token is None:
         return bearer_token(), None
-    return token, cookies.csrf_header()
+    return token, cookies.csrf_header(settings=settings())
 
 
 @bp.post("/register", responses={201: UserOut, 409: ErrorOut})
@@ -144,6 +144,7 @@ def delete_session(path: SessionPath) -> Response:
 @bp.post("/password", responses={200: LoginOut}, security=BEARER)
 def change_password(body: PasswordChange) -> Response:
     """Change the password: every earlier session ends, a new one starts."""
+    cookie = cookies.refresh_cookie(settings=settings()) is not None  # before anything changes
     pair = accounts.change_password(
         session=db(),
         hasher=hasher(),
@@ -153,4 +154,4 @@ def change_password(body: PasswordChange) -> Response:
         new_password=body.new_password,
         client=client_info(),
     )
-    return _tokens(pair, cookie=cookies.refresh_cookie() is not None)
+    return _tokens(pair, cookie=cookie)
