@@ -6,13 +6,12 @@ import sys
 from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
-from flask_cors import CORS
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authsvc import audit, cli, db, migrate
 from authsvc.api import auth as auth_api
-from authsvc.api import compat, cookies, demo, deps, docs, errors, gate, headers, limits
+from authsvc.api import compat, cors, demo, deps, docs, errors, gate, headers, limits
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
 from authsvc.config import ConfigError, Settings
@@ -83,16 +82,7 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
     db.init_app(app, settings)
     deps.init_app(app, settings)
     limits.init_app(app, settings)
-    if settings.cors_origin_list:
-        # Only the listed origins may read responses, and only they get credentials (cookies).
-        CORS(
-            app,
-            origins=settings.cors_origin_list,
-            supports_credentials=True,
-            allow_headers=["Authorization", "Content-Type", cookies.CSRF_HEADER],
-            expose_headers=["X-Total-Count", "Retry-After"],
-            max_age=600,
-        )
+    cors.init_app(app, settings)  # only the listed origins may read responses and send cookies
     if db.get_engine(app).dialect.name == "sqlite":
         # The no-configuration path: a SQLite file that is migrated to the newest schema on start.
         migrate.upgrade_on_start(db.get_engine(app), settings.instance_path)
