@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
+from flask import Request
 from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import RequestRedirect
 
 from authsvc import audit, cli, db, migrate
 from authsvc.api import auth as auth_api
@@ -20,11 +23,11 @@ from authsvc.schemas import ErrorOut
 SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 
 
-def create_app(settings: Settings | None = None) -> OpenAPI:
+def create_app(settings: Settings | None = None) -> App:
     """Build the app; ``settings`` defaults to the environment (tests pass their own)."""
     if settings is None:
         settings = _settings_from_env()
-    app = OpenAPI(
+    app = App(
         __name__,
         info=Info(title="authsvc", version="0.1.0"),
         security_schemes=SECURITY_SCHEMES,
@@ -40,6 +43,30 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+class App(OpenAPI):
+    """The OpenAPI app, with redirects that never name a host."""
+
+    def raise_routing_exception(self, request: Request) -> NoReturn:
+        """Make werkzeug's slash (and merged-slash) redirects relative: path and query only.
+
+        werkzeug builds ``RequestRedirect.new_url`` from the request's scheme and ``Host`` header, so
+        ``POST /token`` with ``Host: evil.example`` answered 308 to ``http://evil.example/token/``.
+        Routing exceptions never reach error handlers, and this hook is where Flask raises them:
+        re-raising here changes exactly the routing redirects, before any response exists. An
+        ``after_request`` fix-up would instead have to guess which responses were such redirects
+        and would rewrite a ``Location`` a view set on purpose.
+        """
+        error = request.routing_exception
+        if isinstance(error, RequestRedirect):
+            target = urlsplit(error.new_url)
+            # One leading slash: "//host/..." or "/\\host" would be read as another host.
+            location = "/" + target.path.lstrip("/\\") + (f"?{target.query}" if target.query else "")
+            relative = RequestRedirect(location)
+            relative.code = error.code
+            raise relative from None
+        super().raise_routing_exception(request)
 
 
 class SafeJSONProvider(DefaultJSONProvider):
