@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
+from flask import Request
 from flask.json.provider import DefaultJSONProvider
-from flask_cors import CORS
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import RequestRedirect
 
 from authsvc import audit, cli, db, migrate
-from authsvc.api import attempts, compat, cookies, demo, deps, docs, errors, gate, headers, limits
+from authsvc.api import attempts, compat, cors, demo, deps, docs, errors, gate, headers, limits
 from authsvc.api import auth as auth_api
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
@@ -21,11 +23,11 @@ from authsvc.schemas import ErrorOut
 SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 
 
-def create_app(settings: Settings | None = None) -> OpenAPI:
+def create_app(settings: Settings | None = None) -> App:
     """Build the app; ``settings`` defaults to the environment (tests pass their own)."""
     if settings is None:
         settings = _settings_from_env()
-    app = OpenAPI(
+    app = App(
         __name__,
         info=Info(title="authsvc", version="0.1.0"),
         security_schemes=SECURITY_SCHEMES,
@@ -41,6 +43,30 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+class App(OpenAPI):
+    """The OpenAPI app, with redirects that never name a host."""
+
+    def raise_routing_exception(self, request: Request) -> NoReturn:
+        """Make werkzeug's slash (and merged-slash) redirects relative: path and query only.
+
+        werkzeug builds ``RequestRedirect.new_url`` from the request's scheme and ``Host`` header, so
+        ``POST /token`` with ``Host: evil.example`` answered 308 to ``http://evil.example/token/``.
+        Routing exceptions never reach error handlers, and this hook is where Flask raises them:
+        re-raising here changes exactly the routing redirects, before any response exists. An
+        ``after_request`` fix-up would instead have to guess which responses were such redirects
+        and would rewrite a ``Location`` a view set on purpose.
+        """
+        error = request.routing_exception
+        if isinstance(error, RequestRedirect):
+            target = urlsplit(error.new_url)
+            # One leading slash: "//host/..." or "/\\host" would be read as another host.
+            location = "/" + target.path.lstrip("/\\") + (f"?{target.query}" if target.query else "")
+            relative = RequestRedirect(location)
+            relative.code = error.code
+            raise relative from None
+        super().raise_routing_exception(request)
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -84,16 +110,7 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
     deps.init_app(app, settings)
     limits.init_app(app, settings)
     attempts.init_app(app, settings)
-    if settings.cors_origin_list:
-        # Only the listed origins may read responses, and only they get credentials (cookies).
-        CORS(
-            app,
-            origins=settings.cors_origin_list,
-            supports_credentials=True,
-            allow_headers=["Authorization", "Content-Type", cookies.CSRF_HEADER],
-            expose_headers=["X-Total-Count", "Retry-After"],
-            max_age=600,
-        )
+    cors.init_app(app, settings)  # only the listed origins may read responses and send cookies
     if db.get_engine(app).dialect.name == "sqlite":
         # The no-configuration path: a SQLite file that is migrated to the newest schema on start.
         migrate.upgrade_on_start(db.get_engine(app), settings.instance_path)

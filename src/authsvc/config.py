@@ -6,7 +6,9 @@ secret into an int; so settings are validated from the raw strings and secrets s
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -92,15 +94,16 @@ class Settings(BaseModel):
 
     @field_validator("cors_origins")
     @classmethod
-    def _origins_are_urls(cls, value: str) -> str:
-        for origin in filter(None, (part.strip() for part in value.split(","))):
-            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
-                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
-        return value
+    def _origins_are_exact(cls, value: str) -> str:
+        """Each entry is one exact origin (or ``scheme://*.domain``), stored the way a browser writes
+        its ``Origin`` header, so that matching can be plain equality and never a pattern."""
+        entries = filter(None, (part.strip() for part in value.split(",")))
+        return ",".join(normalise_origin(entry) for entry in entries)
 
     @property
     def cors_origin_list(self) -> list[str]:
-        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+        """The normalised entries: ``scheme://host[:port]``, a host possibly starting with ``*.``."""
+        return [origin for origin in self.cors_origins.split(",") if origin]
 
     @property
     def is_production(self) -> bool:
@@ -160,6 +163,70 @@ class Settings(BaseModel):
         for field in missing:
             missing[field] = _instance_secret(self.instance_path / f"{field}.secret")
         return self.model_copy(update=missing)
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
+
+
+def normalise_origin(entry: str) -> str:
+    """One ``FLASK_CORS_ORIGINS`` entry as a browser serialises an origin: scheme and host in lower
+    case, the default port dropped, nothing else (no path, query, userinfo or pattern characters).
+
+    ``https://*.example.com`` stands for one or more DNS labels before ``example.com``, on that
+    scheme and port only. Refusing everything else at start-up is what lets the matcher be exact.
+    """
+    example = "an origin such as https://app.example.com or https://*.example.com"
+    scheme, separator, rest = entry.partition("://")
+    scheme = scheme.lower()
+    if not separator or scheme not in DEFAULT_PORTS:
+        raise ValueError(f"{entry!r} is not {example} (scheme http or https)")
+    if not rest or any(char in rest for char in "/?#@\\"):
+        raise ValueError(f"{entry!r} is not {example}: no path (not even a trailing /), query or user")
+    host, port = _split_port(entry, rest)
+    host = _normalise_host(entry, host.lower())
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port) <= 65535):
+        raise ValueError(f"{entry!r}: the port must be a number from 1 to 65535")
+    suffix = "" if port is None or int(port) == DEFAULT_PORTS[scheme] else f":{int(port)}"
+    return f"{scheme}://{host}{suffix}"
+
+
+def _split_port(entry: str, rest: str) -> tuple[str, str | None]:
+    if rest.startswith("["):  # an IPv6 literal: [::1] or [::1]:8080
+        host, bracket, after = rest.partition("]")
+        if not bracket or (after and not after.startswith(":")):
+            raise ValueError(f"{entry!r}: an IPv6 host is written [address] or [address]:port")
+        return host + "]", after[1:] if after else None
+    host, colon, port = rest.partition(":")
+    return host, port if colon else None
+
+
+def _normalise_host(entry: str, host: str) -> str:
+    if host.startswith("["):
+        try:
+            return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
+        except ValueError:
+            raise ValueError(f"{entry!r}: {host} is not an IPv6 address") from None
+    wildcard = host.startswith("*.")
+    labels = host.removeprefix("*.").split(".")
+    if not host.isascii():
+        raise ValueError(f"{entry!r}: write an international host name in its ASCII (xn--) form")
+    if not all(_DNS_LABEL.fullmatch(label) for label in labels) or len(host) > 253:
+        raise ValueError(
+            f"{entry!r}: the host must be a DNS name (letters, digits, inner hyphens), an IP address, "
+            "or *. followed by a domain"
+        )
+    if labels[-1].isdigit():  # a dotted number is an IPv4 address, which browsers write in full
+        try:
+            address = ipaddress.IPv4Address(".".join(labels))
+        except ValueError:
+            raise ValueError(f"{entry!r}: {host} is not an IPv4 address") from None
+        if wildcard:
+            raise ValueError(f"{entry!r}: *. needs a domain name, not an IP address")
+        return str(address)
+    if wildcard and len(labels) < 2:
+        raise ValueError(f"{entry!r}: *. must be followed by a domain of two or more labels")
+    return host
 
 
 def _instance_secret(path: Path) -> str:

@@ -496,15 +496,18 @@ def test_refresh_without_a_token(client, method):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("cookie", ["refresh_token", "refresh_token_cookie", "access_token_cookie"])
+@pytest.mark.parametrize(
+    "cookie", ["__Secure-refresh_token", "refresh_token", "refresh_token_cookie", "access_token_cookie"]
+)
 @pytest.mark.parametrize("method", ["post", "get"])
 def test_refresh_never_reads_a_cookie_without_csrf(client, user_tokens, cookie, method):
     """GET never reads a cookie; POST reads only cookie mode's refresh cookie, and only with the
-    CSRF header (issue 6): without it the answer is 403 and nothing is spent."""
+    CSRF header (issue 6): without it the answer is 403 and nothing is spent. Over https that cookie
+    is ``__Secure-refresh_token``; the bare name is plain-http localhost's only (issue 10)."""
     _, tokens = user_tokens
     client.set_cookie(cookie, tokens["refresh_token"], path="/api/auth")
     response = getattr(client, method)("/api/auth/refresh")
-    if method == "post" and cookie == "refresh_token":
+    if method == "post" and cookie == "__Secure-refresh_token":
         assert_error(response, 403, "forbidden")
     else:
         assert_error(response, 401, "missing_token")

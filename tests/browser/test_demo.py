@@ -37,9 +37,20 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
     """The app on a real port, in development mode (cookies may drop Secure on http://127.0.0.1)."""
+    yield from serve(tmp_path, "development")
+
+
+@pytest.fixture
+def secure_live_server(tmp_path: Path) -> Iterator[str]:
+    """The same outside development: Secure cookies with the ``__Host-``/``__Secure-`` names, which
+    Chromium accepts on http://127.0.0.1 because it counts loopback as a secure context."""
+    yield from serve(tmp_path, "testing")
+
+
+def serve(tmp_path: Path, environment: str) -> Iterator[str]:
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    app = build_app(make_settings(tmp_path, environment="development", cors_origins=origin))
+    app = build_app(make_settings(tmp_path, environment=environment, cors_origins=origin))
     with app.app_context():
         with session_scope(get_engine(app)) as session:
             users.create_user(
@@ -109,6 +120,39 @@ def test_spa_flow_in_chromium(live_server, browser, tmp_path):
     assert whoami == 401
     page.screenshot(path=str(tmp_path / "demo-signed-out.png"))
     assert (tmp_path / "demo-signed-in.png").stat().st_size > 0
+
+
+def test_spa_flow_with_prefixed_cookies_in_chromium(secure_live_server, browser):
+    """Issue 10: with Secure cookies the demo finds ``__Host-csrf_refresh_token`` and refreshes."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{secure_live_server}/demo")
+    page.wait_for_selector("#status:has-text('signed out')")
+    page.fill("#username", "ada")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#who:has-text('as ada')")
+    cookies = {cookie["name"]: cookie for cookie in context.cookies()}
+    assert set(cookies) == {"__Secure-refresh_token", "__Host-csrf_refresh_token"}
+    assert cookies["__Secure-refresh_token"]["httpOnly"] is True
+    assert cookies["__Secure-refresh_token"]["secure"] is True
+    readable = {part.split("=")[0].strip() for part in page.evaluate("document.cookie").split(";")}
+    assert readable == {"__Host-csrf_refresh_token"}
+
+    # a bare-named CSRF cookie planted beside it does not mislead the page: the prefixed one wins
+    page.evaluate("document.cookie = 'csrf_refresh_token=planted; path=/'")
+    page.evaluate("window.authsvcDemo.expireNow()")
+    page.click("#whoami")
+    page.wait_for_selector("#refreshes:has-text('1')")
+    assert page.text_content("#who") == "as ada"
+
+    page.reload()  # the cookie signs the page back in
+    page.wait_for_selector("#who:has-text('as ada')")
+    page.click("#logout")
+    page.wait_for_selector("#status:has-text('signed out')")
+    assert not {"__Secure-refresh_token", "__Host-csrf_refresh_token"} & {
+        c["name"] for c in context.cookies()
+    }
 
 
 def test_an_origin_not_allowed_cannot_read_responses(live_server, browser):

@@ -734,6 +734,7 @@ def test_malformed_authorization(world, endpoint, make_headers, answer):
 # === 5. a token anywhere but the Authorization header does not count ===
 
 COOKIE_NAMES = (
+    "__Secure-refresh_token",  # cookie mode's own name over https (issue 10)
     "access_token_cookie",
     "refresh_token_cookie",
     "access_token",
@@ -795,7 +796,9 @@ def test_token_outside_the_header(world, method, path, where, kind, request_kwar
         for name in COOKIE_NAMES:
             world.client.set_cookie(name, token)
         if "csrf_cookie" in request_kwargs:
-            world.client.set_cookie("csrf_refresh_token", request_kwargs.pop("csrf_cookie"))
+            forged = request_kwargs.pop("csrf_cookie")
+            for name in ("__Host-csrf_refresh_token", "csrf_refresh_token"):
+                world.client.set_cookie(name, forged)
     elif where == "query":
         request_kwargs = {**request_kwargs, "query_string": dict.fromkeys(QUERY_NAMES, token)}
     response = getattr(world.client, method)(path, **request_kwargs)

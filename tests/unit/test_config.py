@@ -156,6 +156,78 @@ def test_bad_value_is_one_line_naming_the_variable(variable, value):
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("value", "normalised"),
+    [
+        ("HTTPS://App.Example.COM", ["https://app.example.com"]),
+        (
+            "https://app.example.com:443,http://app.example.com:80",
+            ["https://app.example.com", "http://app.example.com"],
+        ),
+        ("https://app.example.com:8443", ["https://app.example.com:8443"]),
+        ("https://*.Example.com", ["https://*.example.com"]),
+        ("http://127.0.0.1:5173", ["http://127.0.0.1:5173"]),
+        ("http://[0:0::1]:5173", ["http://[::1]:5173"]),
+        ("https://xn--bcher-kva.example", ["https://xn--bcher-kva.example"]),
+    ],
+)
+def test_cors_origins_are_normalised_as_browsers_send_them(value, normalised):
+    """A browser's Origin has a lower-case host and no default port; entries are matched exactly,
+    so they are written the same way."""
+    assert Settings.from_env({"FLASK_CORS_ORIGINS": value}).cors_origin_list == normalised
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "app.example.com",
+        "ftp://app.example.com",
+        "https://",
+        "https://app.example.com/",
+        "https://app.example.com/path",
+        "https://app.example.com?x=1",
+        "https://app.example.com#top",
+        "https://user@app.example.com",
+        "https://user:pass@app.example.com",
+        "https://app.example.com:",
+        "https://app.example.com:0",
+        "https://app.example.com:65536",
+        "https://app.example.com:+80",
+        "https://app.example.com:8a",
+        "https://exa_mple.com",
+        "https://-app.example.com",
+        "https://app-.example.com",
+        "https://app..example.com",
+        "https://app.example.com.",
+        "https://" + "a" * 64 + ".example.com",
+        "https://app example.com",
+        "https://bücher.example",
+        "*",
+        "https://*",
+        "https://*.com",
+        "https://*.*.example.com",
+        "https://a.*.example.com",
+        "https://*example.com",
+        "https://*.127.0.0.1",
+        "https://^app.example.com$",
+        "https://app.example.(com|net)",
+        "https://app\\.example\\.com",
+        "https://app.example.com.+",
+        "https://[app].example.com",
+        "https://[::1",
+        "https://[nonsense]",
+        "https://300.0.0.1",
+        "https://127.1",
+    ],
+)
+def test_cors_origin_that_is_not_an_exact_origin_is_refused(entry):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"FLASK_CORS_ORIGINS": f"https://fine.example.com,{entry}"})
+    message = str(caught.value)
+    assert message.startswith("FLASK_CORS_ORIGINS:")
+    assert "\n" not in message
+
+
 def test_bad_database_url_fallback_names_the_variable_that_was_set():
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"DATABASE_URL": "nonsense"})

@@ -55,10 +55,10 @@ def _refresh_token() -> tuple[str, str | None]:
     A bearer header wins; a cookie is honoured only on POST and only with the double-submitted
     CSRF value (the service checks it against the token before anything is spent).
     """
-    token = cookies.refresh_cookie()
+    token = cookies.refresh_cookie(settings=settings())
     if request.method != "POST" or "Authorization" in request.headers or token is None:
         return bearer_token(), None
-    return token, cookies.csrf_header()
+    return token, cookies.csrf_header(settings=settings())
 
 
 @bp.post("/register", responses={201: UserOut, 409: ErrorOut})
@@ -155,6 +155,7 @@ def change_password(body: PasswordChange) -> Response:
     A wrong current password spends the account's sign-in budget, so a stolen access token is no
     way around it.
     """
+    cookie = cookies.refresh_cookie(settings=settings()) is not None  # before anything changes
     user = current_identity().user
     with budgets().attempt(user.username, sign_in=False):
         pair = accounts.change_password(
@@ -167,4 +168,4 @@ def change_password(body: PasswordChange) -> Response:
             min_score=settings().password_min_score,
             client=client_info(),
         )
-    return _tokens(pair, cookie=cookies.refresh_cookie() is not None)
+    return _tokens(pair, cookie=cookie)

@@ -1,7 +1,7 @@
 // The SPA flow of authsvc's README, in plain JavaScript.
 // - Sign in with {"cookie": true}: the access token comes back in the body and is kept in memory only;
 //   the refresh token is set as an HttpOnly cookie (path /api/auth) that this script can never read.
-// - Shortly before the access token expires, POST /api/auth/refresh with the csrf_refresh_token
+// - Shortly before the access token expires, POST /api/auth/refresh with the CSRF
 //   cookie's value echoed in X-CSRF-Token; a 401 on any call also triggers one silent refresh.
 // - On load, the same refresh restores the session from the cookie.
 // - Sign out: POST /api/auth/logout revokes the session and clears the cookies.
@@ -10,8 +10,13 @@
 const state = { access: null, timer: null, refreshes: 0 };
 const $ = (id) => document.getElementById(id);
 
+// Over https the cookie is __Host-csrf_refresh_token (only this host can set it); on plain-http
+// localhost in development it is csrf_refresh_token. The prefixed one wins when both are present,
+// since the bare name may have been planted by another site on the same host or a sibling domain.
 function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrf_refresh_token=([^;]*)/);
+  const match =
+    document.cookie.match(/(?:^|;\s*)__Host-csrf_refresh_token=([^;]*)/) ||
+    document.cookie.match(/(?:^|;\s*)csrf_refresh_token=([^;]*)/);
   return match ? decodeURIComponent(match[1]) : "";
 }
 
