@@ -16,6 +16,8 @@ from typing import Literal
 from limits import parse_many
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from authsvc import files
+
 PREFIX = "FLASK_"
 MIN_SECRET_BYTES = 32
 SECRET_FIELDS = ("jwt_secret_key", "secret_key")
@@ -142,14 +144,14 @@ class Settings(BaseModel):
                 )
 
     def with_instance_secrets(self) -> Settings:
-        """Fill unset secrets (development only) from files kept in the instance folder, mode 600.
+        """Fill unset secrets (development only) from files kept in the instance folder (0700), mode 600.
 
         Generated once so that tokens survive a restart, and never written to a log.
         """
         missing = {field: "" for field in SECRET_FIELDS if not getattr(self, field)}
         if not missing:
             return self
-        self.instance_path.mkdir(parents=True, exist_ok=True)
+        files.private_dir(self.instance_path)
         for field in missing:
             missing[field] = _instance_secret(self.instance_path / f"{field}.secret")
         return self.model_copy(update=missing)
