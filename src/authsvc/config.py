@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -158,15 +159,55 @@ class Settings(BaseModel):
 
 
 def _instance_secret(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
+    """The secret kept at ``path``, made on first use; every process racing to make it gets the same.
+
+    The secret is written whole to a temporary file beside it (0600, fsynced) and only then linked to
+    its name, which fails if another process got there first: the name never points at a file still
+    being written, so a reader sees the whole winner or nothing.
+    """
+    kept = _read_secret(path)
+    if kept is not None:
+        return kept
     value = secrets.token_urlsafe(48)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race: use its secret
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process won the race: use its secret
+            winner = _read_secret(path)
+            if winner is None:  # gone again at once: only a person deleting it does that
+                raise ConfigError(f"{_variable(path)}: {path} vanished while it was being read") from None
+            return winner
+    finally:
+        os.unlink(temporary)
+    _fsync_dir(path.parent)
     return value
+
+
+def _variable(path: Path) -> str:
+    """The variable a kept secret stands in for: ``jwt_secret_key.secret`` -> FLASK_JWT_SECRET_KEY."""
+    return PREFIX + path.stem.upper()
+
+
+def _read_secret(path: Path) -> str | None:
+    """The kept secret, ``None`` when there is none yet; an empty one is refused, never used."""
+    try:
+        value = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    if not value:
+        raise ConfigError(f"{_variable(path)}: the kept secret {path} is empty; delete it to make a new one")
+    return value
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the new name itself survive a crash, not only the file's contents."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
