@@ -12,10 +12,10 @@ import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from authsvc import files
 
@@ -36,12 +36,24 @@ def default_instance_path() -> Path:
     return Path.cwd() / "instance"
 
 
+def _flask_flag(value: object) -> object:
+    """A flag read the way Flask's command line reads FLASK_DEBUG: on unless empty, 0, false or no.
+
+    Stricter parsing (pydantic's, where "off" is false) would let ``flask run`` start Werkzeug's
+    debugger in production on a value the check had called off.
+    """
+    if isinstance(value, str):
+        return bool(value) and value.lower() not in {"0", "false", "no"}
+    return value
+
+
 class Settings(BaseModel):
     """Every knob of API.md section 3, with its default."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     environment: Literal["development", "production", "testing"] = "development"
+    debug: Annotated[bool, BeforeValidator(_flask_flag)] = False  # FLASK_DEBUG, Flask's own variable
     instance_path: Path = Field(default_factory=default_instance_path)
     database_url: str = ""
     jwt_secret_key: str = ""
@@ -132,6 +144,7 @@ class Settings(BaseModel):
             field = str(first["loc"][0]) if first["loc"] else "settings"
             raise ConfigError(f"{names.get(field, PREFIX + field.upper())}: {first['msg']}") from None
         settings.check_secrets()
+        settings.check_debug()
         return settings
 
     def check_secrets(self) -> None:
@@ -143,6 +156,12 @@ class Settings(BaseModel):
                 raise ConfigError(
                     f"{PREFIX}{field.upper()}: must be set to at least {MIN_SECRET_BYTES} bytes in production"
                 )
+
+    def check_debug(self) -> None:
+        """Production refuses debug mode: it names exceptions in 500 answers, and under ``flask run``
+        it serves Werkzeug's debugger, which runs whatever code a visitor types."""
+        if self.is_production and self.debug:
+            raise ConfigError(f"{PREFIX}DEBUG: must be off in production (debug mode exposes internals)")
 
     def with_instance_secrets(self) -> Settings:
         """Fill unset secrets (development only) from files kept in the instance folder (0700), mode 600.
