@@ -92,6 +92,7 @@ def configure(app: OpenAPI, settings: Settings) -> None:
     app.config.from_prefixed_env()  # Flask's own FLASK_* options (DEBUG, ...)
     app.config.update(
         SECRET_KEY=settings.secret_key,
+        DEBUG=settings.debug,  # the value checked at start-up, not from_prefixed_env's JSON reading
         MAX_CONTENT_LENGTH=settings.max_content_length,
         TESTING=settings.environment == "testing",
     )

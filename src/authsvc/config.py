@@ -10,13 +10,16 @@ import ipaddress
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from authsvc import files
 
 PREFIX = "FLASK_"
 MIN_SECRET_BYTES = 32
@@ -35,12 +38,24 @@ def default_instance_path() -> Path:
     return Path.cwd() / "instance"
 
 
+def _flask_flag(value: object) -> object:
+    """A flag read the way Flask's command line reads FLASK_DEBUG: on unless empty, 0, false or no.
+
+    Stricter parsing (pydantic's, where "off" is false) would let ``flask run`` start Werkzeug's
+    debugger in production on a value the check had called off.
+    """
+    if isinstance(value, str):
+        return bool(value) and value.lower() not in {"0", "false", "no"}
+    return value
+
+
 class Settings(BaseModel):
     """Every knob of API.md section 3, with its default."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     environment: Literal["development", "production", "testing"] = "development"
+    debug: Annotated[bool, BeforeValidator(_flask_flag)] = False  # FLASK_DEBUG, Flask's own variable
     instance_path: Path = Field(default_factory=default_instance_path)
     database_url: str = ""
     jwt_secret_key: str = ""
@@ -139,6 +154,7 @@ class Settings(BaseModel):
             field = str(first["loc"][0]) if first["loc"] else "settings"
             raise ConfigError(f"{names.get(field, PREFIX + field.upper())}: {first['msg']}") from None
         settings.check_secrets()
+        settings.check_debug()
         return settings
 
     def check_secrets(self) -> None:
@@ -151,15 +167,21 @@ class Settings(BaseModel):
                     f"{PREFIX}{field.upper()}: must be set to at least {MIN_SECRET_BYTES} bytes in production"
                 )
 
+    def check_debug(self) -> None:
+        """Production refuses debug mode: it names exceptions in 500 answers, and under ``flask run``
+        it serves Werkzeug's debugger, which runs whatever code a visitor types."""
+        if self.is_production and self.debug:
+            raise ConfigError(f"{PREFIX}DEBUG: must be off in production (debug mode exposes internals)")
+
     def with_instance_secrets(self) -> Settings:
-        """Fill unset secrets (development only) from files kept in the instance folder, mode 600.
+        """Fill unset secrets (development only) from files kept in the instance folder (0700), mode 600.
 
         Generated once so that tokens survive a restart, and never written to a log.
         """
         missing = {field: "" for field in SECRET_FIELDS if not getattr(self, field)}
         if not missing:
             return self
-        self.instance_path.mkdir(parents=True, exist_ok=True)
+        files.private_dir(self.instance_path)
         for field in missing:
             missing[field] = _instance_secret(self.instance_path / f"{field}.secret")
         return self.model_copy(update=missing)
@@ -230,15 +252,55 @@ def _normalise_host(entry: str, host: str) -> str:
 
 
 def _instance_secret(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
+    """The secret kept at ``path``, made on first use; every process racing to make it gets the same.
+
+    The secret is written whole to a temporary file beside it (0600, fsynced) and only then linked to
+    its name, which fails if another process got there first: the name never points at a file still
+    being written, so a reader sees the whole winner or nothing.
+    """
+    kept = _read_secret(path)
+    if kept is not None:
+        return kept
     value = secrets.token_urlsafe(48)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race: use its secret
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process won the race: use its secret
+            winner = _read_secret(path)
+            if winner is None:  # gone again at once: only a person deleting it does that
+                raise ConfigError(f"{_variable(path)}: {path} vanished while it was being read") from None
+            return winner
+    finally:
+        os.unlink(temporary)
+    _fsync_dir(path.parent)
     return value
+
+
+def _variable(path: Path) -> str:
+    """The variable a kept secret stands in for: ``jwt_secret_key.secret`` -> FLASK_JWT_SECRET_KEY."""
+    return PREFIX + path.stem.upper()
+
+
+def _read_secret(path: Path) -> str | None:
+    """The kept secret, ``None`` when there is none yet; an empty one is refused, never used."""
+    try:
+        value = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    if not value:
+        raise ConfigError(f"{_variable(path)}: the kept secret {path} is empty; delete it to make a new one")
+    return value
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the new name itself survive a crash, not only the file's contents."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

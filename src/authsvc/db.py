@@ -15,18 +15,22 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
-from authsvc import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from authsvc import (
+    files,
+    models,  # noqa: F401  (registers the tables on SQLModel.metadata)
+)
 from authsvc.config import Settings
 
 EXTENSION = "authsvc.engine"
 
 
 def make_engine(settings: Settings) -> Engine:
-    """SQLite gets WAL and a busy timeout so the threaded dev server never sees 'database is locked'."""
+    """SQLite gets WAL and a busy timeout so the threaded dev server never sees 'database is locked',
+    and a database file (with its -wal and -shm) that only our user can read."""
     url = make_url(settings.sqlalchemy_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        if url.database and url.database != ":memory:" and not url.query.get("uri"):
+            files.private_sqlite(Path(url.database))  # 0600 before the first connection creates it
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
         )

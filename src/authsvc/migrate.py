@@ -14,6 +14,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import Engine
 
+from authsvc import files
 from authsvc.db import get_engine
 
 SCRIPT_LOCATION = "authsvc:migrations"
@@ -40,8 +41,10 @@ def upgrade_on_start(engine: Engine, lock_dir: Path) -> None:
     Several server workers start together on a fresh file; the lock keeps them from creating the
     same tables twice. (PostgreSQL deployments run ``flask db upgrade`` before starting instead.)
     """
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / "migrate.lock", "w") as lock:
+    files.private_dir(lock_dir)  # the instance folder: it also holds the development secrets
+    lock_path = lock_dir / "migrate.lock"
+    files.private_file(lock_path)
+    with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             upgrade(engine)

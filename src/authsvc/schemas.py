@@ -15,13 +15,26 @@ from pydantic import (
     EmailStr,
     Field,
     RootModel,
+    field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 USERNAME_MAX = 150
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
 _USERNAME_RE = re.compile(r"[\w.@+-]+")  # Django's rule: letters, digits and @ . + - _
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+NOT_TEXT = "string_not_text"  # the error type of a string that is not text (api/errors.py knows it)
+
+
+def is_text(value: str) -> bool:
+    """False for a string holding a surrogate code point.
+
+    A JSON escape (``"\\ud800"``), or the bytes ``ED A0 80`` that Python's JSON decoder lets through,
+    can put one in a str, but no UTF-8 can encode it: the database driver and bcrypt would raise on it.
+    """
+    return _SURROGATE_RE.search(value) is None
 
 
 def normalize_username(value: str) -> str:
@@ -65,9 +78,19 @@ StrictStr = Annotated[str, Field(strict=True)]
 
 
 class _Body(BaseModel):
-    """Unknown fields are ignored; strings are never coerced from numbers."""
+    """Unknown fields are ignored; strings are never coerced from numbers; every string is text."""
 
     model_config = ConfigDict(extra="ignore", str_strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strings_are_text(cls, value: object) -> object:
+        # Before any other check of any field, so no normaliser, service or driver ever sees one.
+        if isinstance(value, str) and not is_text(value):
+            raise PydanticCustomError(
+                NOT_TEXT, "Input should be valid Unicode text (it holds a lone surrogate)"
+            )
+        return value
 
 
 class UserCreate(_Body):

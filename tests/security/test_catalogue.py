@@ -106,7 +106,8 @@ def assert_safe(response: TestResponse, secrets: set[str] | None = None) -> None
     assert b"Traceback" not in response.data
     for secret in secrets or {PASSWORD}:
         for form in {secret, json.dumps(secret)[1:-1]}:
-            assert form.encode() not in response.data, "a password came back in the response"
+            # surrogatepass: a password holding a lone surrogate would come back as those bytes
+            assert form.encode("utf-8", "surrogatepass") not in response.data, "a password came back"
 
 
 def check_answer(response: TestResponse, answer: Answer) -> None:
@@ -211,6 +212,8 @@ SQLI = {"or-1-equals-1": "' OR '1'='1", "comment-out": "admin'--", "drop-table":
 NE_NULL, GT_EMPTY = {"$ne": None}, {"$gt": ""}
 DEEP_ARRAY = "[" * 100_000 + "]" * 100_000
 DEEP_OBJECT = '{"a": ' * 100_000 + "1" + "}" * 100_000
+LONE = "\ud800"  # a lone surrogate: a code point JSON can escape but no UTF-8 text can hold
+CESU_CREDS = b'{"username": "\xed\xa0\x80", "password": "x"}'  # invalid UTF-8: U+D800's would-be bytes
 
 
 def body_case(
@@ -364,6 +367,46 @@ BODY_CASES = [
         method="get",
         query_string={"q": "ad\x00min"},
     ),
+    # --- a lone surrogate (not text: no UTF-8 form) in every string field, as a JSON escape or as the
+    # raw bytes Python's JSON decoder lets through; section 1 answers it as an impossible credential ---
+    body_case("lone-surrogate-in-username", TOKEN, exact(BAD_LOGIN), json=creds(LONE)),
+    body_case("lone-surrogate-in-password", TOKEN, exact(BAD_LOGIN), json=creds(password=PASSWORD + LONE)),
+    body_case("lone-surrogate-bytes-in-username", TOKEN, exact(BAD_LOGIN), **raw(CESU_CREDS)),
+    body_case("lone-surrogate-in-refresh", TOKEN_REFRESH, exact(BAD_REFRESH), json={"refresh": "eyJ" + LONE}),
+    body_case("lone-surrogate-in-username", LOGIN, invalid("username"), json=creds("ad" + LONE + "min")),
+    body_case("lone-surrogate-in-password", LOGIN, invalid("password"), json=creds(password=LONE)),
+    body_case("lone-surrogate-bytes-in-username", LOGIN, invalid("username"), **raw(CESU_CREDS)),
+    body_case("reversed-surrogate-pair-in-username", LOGIN, invalid("username"), json=creds("\ude00\ud83d")),
+    body_case("lone-surrogate-in-username", REGISTER, invalid("username"), json=new_account(username=LONE)),
+    body_case("lone-surrogate-in-email", REGISTER, invalid("email"), json=new_account(email=LONE + "@x.org")),
+    body_case(
+        "lone-surrogate-in-password",
+        REGISTER,
+        invalid("password"),
+        json=new_account(password="mallory" + LONE),
+    ),
+    body_case(
+        "lone-surrogate-in-current-password",
+        CHANGE,
+        invalid("current_password"),
+        auth="victim",
+        json=change(LONE),
+    ),
+    body_case(
+        "lone-surrogate-in-new-password",
+        CHANGE,
+        invalid("new_password"),
+        auth="victim",
+        json=change(new=LONE * 9),
+    ),
+    body_case(
+        "lone-surrogate-in-email", USER, invalid("email"), auth="admin", json={"email": "v@x.org" + LONE}
+    ),
+    body_case("lone-surrogate-in-role", USER, invalid("role"), auth="admin", json={"role": LONE}),
+    # controls: a real astral character (a valid surrogate pair) is text, and an ignored field is ignored
+    body_case("astral-character-in-username", LOGIN, CREDENTIALS, json=creds("admin\U0001f600")),
+    body_case("astral-character-in-username", TOKEN, exact(BAD_LOGIN), json=creds("admin\U0001f600")),
+    body_case("lone-surrogate-in-ignored-field", LOGIN, OK, json={**creds(), "note": LONE}),
     # --- over-long passwords and names: refused, never a 500 ---
     body_case("password-1025-chars", REGISTER, invalid("password"), json=new_account(password="p" * 1025)),
     body_case(
@@ -697,6 +740,11 @@ AUTH_HEADERS: dict[str, HeaderMaker] = {
     "comma-joined-live-tokens": auth_value(lambda t: f"Bearer {t}, Bearer {t}"),
     "null-literal": auth_value(lambda t: "Bearer null"),
     "nul-after-live-token": auth_value(lambda t: f"Bearer {t}\x00"),
+    # A real server decodes header bytes as latin-1, so U+D800's UTF-8 bytes arrive as three letters;
+    # the test client can pass the surrogate itself, as a server decoding with surrogateescape would.
+    "surrogate-bytes-after-live-token": auth_value(lambda t: f"Bearer {t}\xed\xa0\x80"),
+    "lone-surrogate-after-live-token": auth_value(lambda t: f"Bearer {t}\udc80"),
+    "lone-surrogate-as-token": auth_value(lambda t: "Bearer \ud800"),
     "duplicate-headers-garbage": lambda w: [("Authorization", "Bearer a"), ("Authorization", "Bearer b")],
     "duplicate-headers-live-then-garbage": lambda w: [
         ("Authorization", f"Bearer {w.token('access')}"),
@@ -827,6 +875,16 @@ PATH_CASES = [
     path_case("other-users-record", "get", "/api/users/{admin}", "victim", NOT_FOUND),
     path_case("delete-other-users-account", "delete", "/api/users/{admin}", "victim", NOT_FOUND),
     path_case("nul-in-session-id", "delete", "/api/auth/sessions/a%00b", "victim", NOT_FOUND),
+    path_case("surrogate-bytes-in-session-id", "delete", "/api/auth/sessions/%ED%A0%80", "victim", NOT_FOUND),
+    path_case("invalid-utf8-in-user-id", "get", "/api/users/%FF%ED%A0%80", "admin", NOT_FOUND),
+    path_case("invalid-utf8-in-path", "get", "/api/%ED%A0%80", None, NOT_FOUND),
+    path_case(
+        "surrogate-bytes-in-search",
+        "get",
+        "/api/users/all?q=%ED%A0%80&q=%FF",
+        "admin",
+        Answer(200, fields={"total": 0, "items": []}),
+    ),
     path_case(
         "method-override-header-ignored",
         "get",

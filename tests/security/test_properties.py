@@ -26,8 +26,12 @@ PROPERTY = settings(
     database=None,  # no example database left in the working tree
 )
 
-# Any Unicode but lone surrogates (JSON cannot carry them as text), NUL and the usual suspects made likely.
-CHARS = st.characters(exclude_categories=("Cs",)) | st.sampled_from("\x00\u200b\u202e'\"$%_\\")
+# Any code point, with NUL, lone surrogates (a JSON escape can carry them; no UTF-8 text can) and the
+# usual suspects made likely: one draw in four. SUSPECTS is mapped so that st.text draws it as its own
+# branch; left bare, st.text merges every branch into one set of code points drawn evenly, where the
+# suspects are as rare as any other of the million.
+SUSPECTS = st.sampled_from("\x00\ud800\udbff\udc00\udfff\u200b\u202e'\"$%_\\").map(str)
+CHARS = st.one_of(st.characters(), st.characters(), st.characters(), SUSPECTS)
 TEXT = st.text(CHARS, max_size=40)
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | TEXT
 ANY_JSON = st.recursive(
@@ -36,11 +40,30 @@ ANY_JSON = st.recursive(
     max_leaves=12,
 )
 # Plausible values per field (half the draws), so that many examples get past validation into the services.
+# Each string field also gets a lone surrogate among them: a value that is well-formed JSON, not text.
 PLAUSIBLE: dict[str, list[Any]] = {
-    "username": ["admin", "victim", "ADMIN", "ａｄｍｉｎ", "\u0430dmin", "nobody", "new.user+1"],
-    "password": [PASSWORD, "a-long-enough-password", "another-fine-passphrase", "short", "x" * 1025],
-    "email": ["x@example.com", "victim@example.com", "NEW@Example.COM", "not-an-email"],
-    "refresh": ["eyJhbGciOiJIUzI1NiJ9.e30.sig", "a.b.c", "' OR '1'='1"],
+    "username": [
+        "admin",
+        "victim",
+        "ADMIN",
+        "ａｄｍｉｎ",
+        "\u0430dmin",
+        "nobody",
+        "new.user+1",
+        "vic\ud800tim",
+        "\udc00",
+    ],
+    "password": [
+        PASSWORD,
+        "a-long-enough-password",
+        "another-fine-passphrase",
+        "short",
+        "x" * 1025,
+        "a-long-enough-\udfff",
+        "\ud800" * 8,
+    ],
+    "email": ["x@example.com", "victim@example.com", "NEW@Example.COM", "not-an-email", "\udc00@example.com"],
+    "refresh": ["eyJhbGciOiJIUzI1NiJ9.e30.sig", "a.b.c", "' OR '1'='1", "eyJ\ud800.e30.sig", "\udfff"],
     "role": ["admin", "user", "root"],
     "is_active": [True, False, "true", 0],
     "cookie": [True, False, "yes"],
@@ -64,6 +87,30 @@ def bodies(fields: tuple[str, ...]) -> st.SearchStrategy[Any]:
     return st.one_of(ANY_JSON, shaped, shaped)
 
 
+# Byte sequences no UTF-8 decoder should accept: a stray continuation byte, 0xFF, an overlong NUL, a
+# surrogate's would-be bytes (which Python's JSON decoder lets through as a lone surrogate), and a code
+# point past U+10FFFF.
+INVALID_UTF8 = st.sampled_from(
+    [b"\x80", b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xf4\x90\x80\x80"]
+)
+
+
+@st.composite
+def encoded(draw: st.DrawFn, body: Any) -> bytes:
+    """The body as a client might send it: escaped ASCII, raw UTF-8 (a surrogate as its invalid bytes),
+    or raw with an invalid UTF-8 sequence spliced in after a quote."""
+    kind = draw(st.sampled_from(["escaped", "raw", "spliced"]))
+    if kind == "escaped":
+        return json.dumps(body).encode()
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if kind == "raw":
+        return data
+    # just after a quote: the start of a string (still JSON, no longer UTF-8) or just after one
+    quotes = [at + 1 for at, byte in enumerate(data) if byte == ord('"')] or [0]
+    at = draw(st.sampled_from(quotes))
+    return data[:at] + draw(INVALID_UTF8) + data[at:]
+
+
 def assert_json_and_no_5xx(response: TestResponse) -> Any:
     event(f"status {response.status_code}")  # --hypothesis-show-statistics: how deep the examples got
     assert response.status_code < 500, response.data[:300]
@@ -80,6 +127,13 @@ ENDPOINTS = {
     "/api/auth/login": ("post", ("username", "password", "cookie"), None),
     "/api/auth/password": ("post", ("current_password", "new_password"), "victim"),
     "/api/users/{victim}": ("patch", ("role", "is_active", "email"), "admin"),
+}
+
+
+# Section 1's refusals are exact bodies, whatever made the request impossible.
+SECTION_1_REFUSALS = {
+    "/token/": b'{"detail": "Invalid username or password"}',
+    "/token/refresh/": b'{"detail": "Token is invalid or expired"}',
 }
 
 
@@ -100,11 +154,53 @@ def test_any_json_body_gets_a_json_answer_below_500(client, accounts, path, data
     headers = bearer(accounts[who]["access_token"]) if who else {}
     response = getattr(client, method)(
         path.format(victim=accounts["victim_id"]),
-        data=json.dumps(body),
+        data=data.draw(encoded(body), label="bytes"),
         content_type="application/json",
         headers=headers,
     )
     assert_json_and_no_5xx(response)
+    if response.status_code == 401 and path in SECTION_1_REFUSALS:
+        assert response.data == SECTION_1_REFUSALS[path]
+
+
+STRING_FIELDS = {"username", "password", "email", "refresh", "current_password", "new_password", "role"}
+
+
+@st.composite
+def one_text_field(draw: st.DrawFn, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Every field a plausible value but one string field, which holds any text at all: bodies that
+    get past the other fields' checks, so odd text reaches the services (where a 500 would hide)."""
+    # a name and an address nobody has taken yet, half the time, so a registration gets as far as hashing
+    fresh = {
+        "username": st.integers(0, 2**32).map("fresh.user{}".format),
+        "email": st.integers(0, 2**32).map("fresh{}@example.com".format),
+    }
+    body = {f: draw(st.sampled_from(PLAUSIBLE[f]) | fresh.get(f, st.nothing())) for f in fields}
+    field = draw(st.sampled_from([f for f in fields if f in STRING_FIELDS]))
+    plausible = st.sampled_from([v for v in PLAUSIBLE[field] if isinstance(v, str)])
+    # bare, or inside a plausible value (long enough for a password, a name that might exist)
+    body[field] = draw(
+        st.one_of(TEXT, st.builds(lambda a, t, b: a + t + b, plausible, TEXT, st.just("") | TEXT))
+    )
+    return body
+
+
+@pytest.mark.parametrize("path", list(ENDPOINTS))
+@PROPERTY
+@given(data=st.data())
+def test_any_text_in_a_string_field_gets_a_json_answer_below_500(client, accounts, path, data):
+    method, fields, who = ENDPOINTS[path]
+    body = data.draw(one_text_field(fields), label="body")
+    headers = bearer(accounts[who]["access_token"]) if who else {}
+    response = getattr(client, method)(
+        path.format(victim=accounts["victim_id"]),
+        data=data.draw(encoded(body), label="bytes"),
+        content_type="application/json",
+        headers=headers,
+    )
+    assert_json_and_no_5xx(response)
+    if response.status_code == 401 and path in SECTION_1_REFUSALS:
+        assert response.data == SECTION_1_REFUSALS[path]
 
 
 HEADER_CHARS = st.characters(max_codepoint=0xFF, exclude_characters="\r\n")  # what HTTP can carry

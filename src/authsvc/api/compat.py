@@ -8,7 +8,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from authsvc.api import limits
 from authsvc.api.attempts import budgets
 from authsvc.api.deps import client_info, codec, db, hasher, settings
-from authsvc.api.errors import COMMON_RESPONSES, bearer_challenge
+from authsvc.api.errors import COMMON_RESPONSES, NOT_TEXT_ANSWERS, bearer_challenge
 from authsvc.api.guard import current_identity
 from authsvc.api.render import json_array_response, json_response, token_response, user_json
 from authsvc.db import get_engine
@@ -79,6 +79,14 @@ def refresh_pair(body: RefreshIn) -> Response:
     except TokenInvalid:
         return unauthorized(BAD_REFRESH, token_presented=True)
     return token_response(RotatedPair(access=pair.access.token, refresh=pair.refresh.token))
+
+
+# A string that is not text (a lone surrogate) is no one's password and no token we minted: refused
+# like any other impossible credential or token, with the exact body (before any lookup or hash).
+NOT_TEXT_ANSWERS[f"{bp.name}.{obtain_pair.__name__}"] = lambda: unauthorized(BAD_LOGIN, token_presented=False)
+NOT_TEXT_ANSWERS[f"{bp.name}.{refresh_pair.__name__}"] = lambda: unauthorized(
+    BAD_REFRESH, token_presented=True
+)
 
 
 @bp.get(

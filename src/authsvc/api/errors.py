@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -14,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from authsvc import exceptions as exc
 from authsvc.api.render import json_response
-from authsvc.schemas import ErrorOut
+from authsvc.schemas import NOT_TEXT, ErrorOut
 
 log = logging.getLogger("authsvc")
 
@@ -48,6 +49,12 @@ DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
 }
 
 
+# endpoint -> its answer to a body whose only fault is a string that is not text (schemas.is_text).
+# Section 1 fixes its refusals byte for byte: there such a string is an impossible credential or token,
+# refused with the endpoint's usual 401 (api/compat.py registers these); elsewhere it is a 400.
+NOT_TEXT_ANSWERS: dict[str, Callable[[], Response]] = {}
+
+
 def error_response(
     status: int, code: str, detail: str, errors: list[dict[str, Any]] | None = None, **extra: str
 ) -> Response:
@@ -59,11 +66,12 @@ def error_response(
 
 def validation_error_response(error: ValidationError) -> Response:
     """flask-openapi3's hook: pydantic errors as 400 with ``errors``, never echoing the input."""
+    items = error.errors(include_url=False, include_input=False, include_context=False)
+    answer = NOT_TEXT_ANSWERS.get(request.endpoint or "")
+    if answer is not None and all(item["type"] == NOT_TEXT for item in items):
+        return answer()
     where = _location(error.title)
-    errors = [
-        {"loc": [where, *item["loc"]], "msg": item["msg"]}
-        for item in error.errors(include_url=False, include_input=False, include_context=False)
-    ]
+    errors = [{"loc": [where, *item["loc"]], "msg": item["msg"]} for item in items]
     fields = ", ".join(".".join(str(part) for part in e["loc"][1:]) or where for e in errors)
     return error_response(400, "validation_error", f"Invalid {where}: check {fields}.", errors)
 

@@ -1,4 +1,4 @@
-"""Checks a JSON body's media type and syntax before flask-openapi3 validates its fields.
+"""Checks a JSON body's media type, size and syntax before flask-openapi3 validates its fields.
 
 flask-openapi3 reads bodies with ``get_json(silent=True)``, which turns a form post or broken JSON
 into "field required"; clients deserve to be told 415 or "invalid JSON" instead.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from authsvc.api.errors import error_response
 
@@ -23,6 +23,20 @@ def _endpoints_with_body(app: Flask) -> frozenset[str]:
         if func is not None and "body" in inspect.signature(func).parameters:
             found.add(endpoint)
     return frozenset(found)
+
+
+def refuse_oversized_stream() -> None:
+    """413 for a body without a Content-Length (chunked) that runs past ``MAX_CONTENT_LENGTH``.
+
+    Werkzeug refuses a declared length over the limit, but a streamed body it silently cuts at the
+    limit, so the JSON looks truncated and the client is told 400 about a body it sent whole. One byte
+    left on the wire after the limit (read past werkzeug's cut) means the body was too large.
+    """
+    limit = request.max_content_length
+    if request.content_length is not None or limit is None:
+        return  # a declared length is checked by werkzeug itself
+    if len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 def init_app(app: Flask) -> None:
@@ -39,6 +53,7 @@ def init_app(app: Flask) -> None:
                 "unsupported_media_type",
                 "The request body must be JSON (Content-Type: application/json).",
             )
+        refuse_oversized_stream()
         try:
             data = request.get_json()
         except BadRequest:

@@ -7,6 +7,7 @@ from flask import request
 from authsvc.api.deps import codec, db
 from authsvc.exceptions import Forbidden, TokenInvalid, TokenMissing
 from authsvc.models import Role
+from authsvc.schemas import is_text
 from authsvc.security import MAX_TOKEN_LENGTH
 from authsvc.services import auth
 
@@ -17,12 +18,15 @@ def bearer_token() -> str:
     """The token of ``Authorization: Bearer <token>``; the scheme name is case-insensitive (RFC 7235).
 
     No header at all is ``TokenMissing``; any other value that is not a well-formed bearer
-    credential is ``TokenInvalid``, and an over-long one is refused before it is parsed.
+    credential is ``TokenInvalid``, and an over-long one, or one that is not text, is refused before
+    it is parsed.
     """
     header = request.headers.get("Authorization")
     if header is None:
         raise TokenMissing()
-    if len(header) > MAX_HEADER_LENGTH:
+    # Servers decode header bytes as latin-1, but one decoding with surrogateescape would hand us a
+    # string no token can be (and that the JWT library cannot encode).
+    if len(header) > MAX_HEADER_LENGTH or not is_text(header):
         raise TokenInvalid()
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
