@@ -76,6 +76,7 @@ class Settings(BaseModel):
     db_pool_pre_ping: bool = True
     ratelimit_enabled: bool = True
     ratelimit_storage_uri: str = "memory://"
+    ratelimit_fail_closed: bool = False
     ratelimit_login_username: str = "5/minute;100/hour"
     ratelimit_login_ip: str = "30/minute"
     ratelimit_login_success: str = "20/minute;200/hour"

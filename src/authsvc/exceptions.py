@@ -52,6 +52,13 @@ class LastAdmin(AuthError):
     detail = "The last active admin cannot be removed."
 
 
+class RateLimitUnavailable(AuthError):
+    """The shared throttling storage cannot be reached and the deployment chose to fail closed."""
+
+    code = "rate_limit_unavailable"
+    detail = "Throttling is unavailable; try again shortly."
+
+
 class WeakPassword(AuthError):
     """A password the rules refuse; carries the field so the error can name it."""
 

@@ -16,8 +16,7 @@ from sqlalchemy import Engine
 
 from authsvc import files
 from authsvc.db import get_engine
-
-SCRIPT_LOCATION = "authsvc:migrations"
+from authsvc.services.health import SCRIPT_LOCATION
 
 
 @contextmanager

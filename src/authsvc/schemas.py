@@ -258,7 +258,10 @@ class Health(BaseModel):
     status: Literal["success", "error"]
     message: str
     timestamp: datetime
-    database: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable", "not_migrated"]
+    # memory: counted per process as configured; ok: the shared storage answers; fallback: it does not,
+    # counted per process meanwhile; unavailable: it does not, and password checks are refused.
+    rate_limit_storage: Literal["memory", "ok", "fallback", "unavailable", "off"]
 
 
 class Welcome(BaseModel):

@@ -70,8 +70,9 @@ def test_health_ok(client):
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert set(body) == {"status", "message", "timestamp", "database"}
+    assert set(body) == {"status", "message", "timestamp", "database", "rate_limit_storage"}
     assert (body["status"], body["message"], body["database"]) == ("success", "OK", "ok")
+    assert body["rate_limit_storage"] == "off"  # the suite's apps throttle nothing
     assert_recent_utc(body["timestamp"])
 
 
@@ -115,7 +116,7 @@ def test_health_reports_an_unreachable_database(down_app):
     assert response.status_code == 503
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert set(body) == {"status", "message", "timestamp", "database"}
+    assert set(body) == {"status", "message", "timestamp", "database", "rate_limit_storage"}
     assert (body["status"], body["message"], body["database"]) == (
         "error",
         "Database unavailable",

@@ -34,7 +34,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from authsvc.api.limits import client_key
 from authsvc.config import Settings
-from authsvc.exceptions import InvalidCredentials
+from authsvc.exceptions import InvalidCredentials, RateLimitUnavailable
 from authsvc.schemas import username_key
 
 log = logging.getLogger("authsvc")
@@ -73,6 +73,7 @@ class Budgets:
         self._storage: Storage = storage_from_string(uri, **options)
         self._fallback = MemoryStorage()
         self._down_since: float | None = None
+        self.fail_closed = settings.ratelimit_fail_closed
 
     @contextmanager
     def attempt(self, username: str, *, sign_in: bool) -> Iterator[None]:
@@ -126,22 +127,46 @@ class Budgets:
         )
         return max(1, math.ceil(stats.reset_time - time.time()))
 
+    @property
+    def shared(self) -> bool:
+        return not isinstance(self._storage, MemoryStorage)
+
+    def storage_state(self) -> str:
+        """For /health: ``memory`` (per process, as configured), ``ok`` (shared storage answers),
+        ``fallback`` (it does not: counting in memory) or ``unavailable`` (it does not, and
+        ``FLASK_RATELIMIT_FAIL_CLOSED`` refuses password checks meanwhile)."""
+        if not self.shared:
+            return "memory"
+        if self._storage.check():
+            self._mark(down=False)
+            return "ok"
+        self._mark(down=True)
+        return "unavailable" if self.fail_closed else "fallback"
+
     def _call(self, operation: Callable[[Storage], T]) -> T:
-        """Run on the shared storage; while it is unreachable, on this process's memory (logged)."""
-        now = time.monotonic()
-        if self._down_since is None or now - self._down_since >= RECHECK_SECONDS:
+        """Run on the shared storage; while it is unreachable, on this process's memory (logged),
+        or not at all when the deployment fails closed."""
+        if self._down_since is None or time.monotonic() - self._down_since >= RECHECK_SECONDS:
             try:
                 result = operation(self._storage)
             except self._storage.base_exceptions:
-                if self._down_since is None:
-                    log.warning("rate limit storage unreachable: counting password checks in memory")
-                self._down_since = now
+                self._mark(down=True)
             else:
-                if self._down_since is not None:
-                    log.info("rate limit storage reachable again")
-                    self._down_since = None
+                self._mark(down=False)
                 return result
+        if self.fail_closed:
+            raise RateLimitUnavailable()
         return operation(self._fallback)
+
+    def _mark(self, *, down: bool) -> None:
+        if down and self._down_since is None:
+            log.warning(
+                "rate limit storage unreachable: %s",
+                "refusing password checks" if self.fail_closed else "counting password checks in memory",
+            )
+        elif not down and self._down_since is not None:
+            log.info("rate limit storage reachable again")
+        self._down_since = time.monotonic() if down else None
 
 
 def budgets() -> Budgets:
@@ -149,4 +174,7 @@ def budgets() -> Budgets:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions[EXTENSION] = Budgets(settings)
+    """Says at start when a shared storage cannot be reached, rather than at the first sign-in."""
+    budgets = app.extensions[EXTENSION] = Budgets(settings)
+    if budgets.enabled and budgets.shared:
+        budgets.storage_state()

@@ -9,13 +9,14 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from authsvc import exceptions as exc
 from authsvc.api.render import json_response
 from authsvc.schemas import NOT_TEXT, ErrorOut
+from authsvc.services.health import database_failure_reason, is_missing_table
 
 log = logging.getLogger("authsvc")
 
@@ -46,6 +47,7 @@ DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
     exc.EmailTaken: 409,
     exc.LastAdmin: 409,
     exc.WeakPassword: 400,
+    exc.RateLimitUnavailable: 503,
 }
 
 
@@ -116,8 +118,16 @@ def _handle_http(error: HTTPException) -> Response:
 
 def _handle_database(error: DBAPIError | PoolTimeout) -> Response:
     cause = getattr(error, "orig", None) or error
-    log.warning("database unavailable: %s", type(cause).__name__)
+    log.warning("database unavailable: %s (%s)", database_failure_reason(error), type(cause).__name__)
     return error_response(503, *HTTP_ERRORS[503])
+
+
+def _handle_programming(error: ProgrammingError) -> Response:
+    """A table that is not there means a database nobody migrated: unavailable (503), not a bug."""
+    if is_missing_table(error):
+        log.warning("database unavailable: schema not migrated (run flask db upgrade)")
+        return error_response(503, *HTTP_ERRORS[503])
+    return _handle_unexpected(error)
 
 
 def _handle_unexpected(error: Exception) -> Response:
@@ -135,6 +145,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(exc.AuthError, _handle_domain)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(OperationalError, _handle_database)
+    app.register_error_handler(ProgrammingError, _handle_programming)
     app.register_error_handler(InterfaceError, _handle_database)
     app.register_error_handler(PoolTimeout, _handle_database)  # every pooled connection busy
     app.register_error_handler(Exception, _handle_unexpected)

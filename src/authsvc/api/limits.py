@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter
+from limits.errors import StorageError
 
 from authsvc.api.deps import settings
+from authsvc.api.errors import error_response
 from authsvc.config import Settings
+from authsvc.exceptions import RateLimitUnavailable
+
+log = logging.getLogger("authsvc")
 
 
 def client_key() -> str:
@@ -48,16 +54,32 @@ def refresh(view):  # noqa: ANN001, ANN201
 
 
 def init_app(app: Flask, config: Settings) -> None:
+    shared = not config.ratelimit_storage_uri.startswith("memory")
     app.config.update(
         RATELIMIT_ENABLED=config.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri,
+        # Storage failures arrive as limits' StorageError; a Redis that stops answering costs a second.
+        RATELIMIT_STORAGE_OPTIONS={"wrap_exceptions": True}
+        | ({"socket_timeout": 1.0, "socket_connect_timeout": 1.0} if shared else {}),
         RATELIMIT_KEY_PREFIX="authsvc",
-        # An unreachable Redis must not lock everyone out of signing in: fall back to memory.
-        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        # An unreachable Redis falls back to counting in memory (logged by Flask-Limiter), unless the
+        # deployment prefers refusing requests to unshared counts.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=not config.ratelimit_fail_closed,
     )
+    app.register_error_handler(StorageError, _storage_unavailable)
+    # The one module-level limiter (its decorators bind to it at import) is re-initialised for each
+    # app; Flask-Limiter only ever turns the fallback on, so let this app's settings decide afresh.
+    limiter._in_memory_fallback_enabled = False
+    limiter._storage_dead = False
     # Registered before the limiter's own hook so it runs after it (Flask runs these in reverse).
     app.after_request(_retry_after_only_when_refused)
     limiter.init_app(app)
+
+
+def _storage_unavailable(_error: StorageError) -> Response:
+    """Failing closed: the shared counts cannot be read, so the request is refused, not let through."""
+    log.warning("rate limit storage unreachable: refusing a throttled request")
+    return error_response(503, RateLimitUnavailable.code, RateLimitUnavailable.detail)
 
 
 def _retry_after_only_when_refused(response: Response) -> Response:

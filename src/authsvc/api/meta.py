@@ -1,4 +1,4 @@
-"""``/`` and ``/health``: what the service is and whether it can reach its database."""
+"""``/`` and ``/health``: what the service is, and whether its database is reachable and migrated."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from importlib.metadata import version
 
 from flask import Response, url_for
 from flask_openapi3 import APIBlueprint, Tag
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
+from authsvc.api.attempts import budgets
 from authsvc.api.deps import db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.render import json_response
 from authsvc.models import utcnow
 from authsvc.schemas import Health, Welcome
+from authsvc.services.health import check_database
 
 bp = APIBlueprint(
     "meta",
@@ -45,14 +45,27 @@ def index() -> Response:
 
 @bp.get("/health", responses={200: Health, 503: Health})
 def health() -> Response:
-    """Liveness with a database round trip; 503 when the database cannot be reached."""
-    try:
-        db().exec(text("SELECT 1"))  # type: ignore[call-overload]
-    except SQLAlchemyError:  # any failure to reach the database is "unavailable", never a 500
-        return json_response(
-            Health(
-                status="error", message="Database unavailable", timestamp=utcnow(), database="unavailable"
-            ),
-            503,
+    """The database reachable and migrated to this code's schema (else 503), and where throttling
+    counts: a shared storage that cannot be reached is reported, not hidden (still 200)."""
+    database = check_database(db())
+    throttling = budgets().storage_state() if budgets().enabled else "off"
+    if database.state == "ok":
+        body = Health(
+            status="success", message="OK", timestamp=utcnow(), database="ok", rate_limit_storage=throttling
         )
-    return json_response(Health(status="success", message="OK", timestamp=utcnow(), database="ok"))
+        return json_response(body)
+    if database.state == "not_migrated":
+        message = (
+            f"Database schema is at {database.revision or 'nothing'}, this code needs {database.head}: "
+            "run flask db upgrade"
+        )
+    else:
+        message = "Database unavailable"
+    body = Health(
+        status="error",
+        message=message,
+        timestamp=utcnow(),
+        database=database.state,
+        rate_limit_storage=throttling,
+    )
+    return json_response(body, 503)

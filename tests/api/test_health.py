@@ -1,0 +1,124 @@
+"""/health tells the truth: a database nobody migrated is not healthy, and throttling that lost its
+shared storage says so. Requests that need a missing table get 503, never a 500."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from authsvc import create_app, migrate
+from authsvc.db import get_engine
+from authsvc.services.health import head_revision
+from tests.conftest import PASSWORD, build_app, make_settings
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+CLOSED_REDIS = "redis://127.0.0.1:1/0"  # nothing listens there: refused at once
+
+
+def health(app):
+    response = app.test_client().get("/health")
+    return response.status_code, response.get_json()
+
+
+@pytest.fixture
+def unmigrated(tmp_path):
+    """A database that answers but holds no schema at all (a deploy that skipped flask db upgrade)."""
+    app = build_app(make_settings(tmp_path))
+    migrate.downgrade(get_engine(app), "base")
+    yield app
+    get_engine(app).dispose()
+
+
+def test_a_database_that_was_never_migrated_is_not_healthy(unmigrated):
+    status, body = health(unmigrated)
+    assert status == 503
+    assert (body["status"], body["database"]) == ("error", "not_migrated")
+    assert head_revision() in body["message"] and "flask db upgrade" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        (
+            "post",
+            "/api/auth/register",
+            {"username": "nobody", "email": "n@example.com", "password": PASSWORD},
+        ),
+        ("post", "/api/auth/login", {"username": "nobody", "password": PASSWORD}),
+        ("post", "/token/", {"username": "nobody", "password": PASSWORD}),
+    ],
+)
+def test_requests_that_need_a_missing_table_are_503_not_500(unmigrated, method, path, body):
+    response = getattr(unmigrated.test_client(), method)(path, json=body)
+    assert response.status_code == 503, response.data
+    assert response.get_json()["code"] == "database_unavailable"
+
+
+def test_a_schema_behind_the_code_is_not_healthy(tmp_path):
+    app = build_app(make_settings(tmp_path))
+    migrate.downgrade(get_engine(app), "0003")
+    status, body = health(app)
+    assert (status, body["database"]) == (503, "not_migrated")
+    assert "0003" in body["message"] and head_revision() in body["message"]
+    get_engine(app).dispose()
+
+
+def test_throttling_in_memory_is_reported_as_memory(tmp_path):
+    app = build_app(make_settings(tmp_path, ratelimit_enabled=True))
+    status, body = health(app)
+    assert (status, body["rate_limit_storage"]) == (200, "memory")
+
+
+def test_an_unreachable_redis_is_logged_at_start_and_shown_as_fallback(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="authsvc")
+    app = build_app(make_settings(tmp_path, ratelimit_enabled=True, ratelimit_storage_uri=CLOSED_REDIS))
+    assert any("rate limit storage unreachable" in record.getMessage() for record in caplog.records)
+    status, body = health(app)
+    assert (status, body["rate_limit_storage"]) == (200, "fallback")
+    # sign-ins still work, counted in this process meanwhile
+    client = app.test_client()
+    statuses = [
+        client.post("/api/auth/login", json={"username": "x", "password": "wrong-pass"}).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [401] * 5 + [429]
+
+
+def test_fail_closed_refuses_password_checks_while_redis_is_unreachable(tmp_path):
+    app = build_app(
+        make_settings(
+            tmp_path, ratelimit_enabled=True, ratelimit_storage_uri=CLOSED_REDIS, ratelimit_fail_closed=True
+        )
+    )
+    status, body = health(app)
+    assert (status, body["rate_limit_storage"]) == (200, "unavailable")
+    client = app.test_client()
+    for path, payload in [
+        ("/api/auth/login", {"username": "x", "password": "wrong-pass"}),
+        ("/api/auth/register", {"username": "y", "email": "y@example.com", "password": PASSWORD}),
+    ]:
+        response = client.post(path, json=payload)
+        assert response.status_code == 503, (path, response.data)
+        assert response.get_json()["code"] == "rate_limit_unavailable"
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs Redis: set TEST_REDIS_URL=redis://...")
+def test_a_reachable_redis_is_reported_ok(tmp_path):
+    app = build_app(make_settings(tmp_path, ratelimit_enabled=True, ratelimit_storage_uri=TEST_REDIS_URL))
+    assert health(app)[1]["rate_limit_storage"] == "ok"
+
+
+def test_a_database_outage_logs_the_drivers_reason(tmp_path, caplog):
+    """Not just "OperationalError": what an operator can act on, and no credentials."""
+    caplog.set_level(logging.WARNING, logger="authsvc")
+    app = create_app(
+        make_settings(tmp_path, database_url="postgresql+psycopg://postgres:s3cret@127.0.0.1:1/x")
+    )
+    response = app.test_client().post("/api/auth/login", json={"username": "x", "password": PASSWORD})
+    assert response.status_code == 503
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("connection refused" in line for line in lines), lines
+    assert not any("s3cret" in line for line in lines)
+    get_engine(app).dispose()
