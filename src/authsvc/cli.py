@@ -13,7 +13,7 @@ from authsvc.api.deps import settings as current_settings
 from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import AuthError
 from authsvc.models import Role, utcnow
-from authsvc.schemas import Email, NewPassword, Username
+from authsvc.schemas import Email, NewPassword, Username, error_message
 from authsvc.security import PasswordHasher
 from authsvc.services import accounts, maintenance, users
 from authsvc.services.passwords import password_problem
@@ -23,7 +23,7 @@ def _valid(adapter: TypeAdapter, value: str | None, what: str) -> str:
     try:
         return adapter.validate_python(value)
     except ValidationError as error:
-        raise click.BadParameter(error.errors()[0]["msg"], param_hint=what) from None
+        raise click.BadParameter(error_message(error.errors()[0]), param_hint=what) from None
 
 
 @click.command("create-user")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -19,6 +20,14 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message for people: without the "Value error, " prefix pydantic puts on
+    the messages our own validators raise."""
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ") if error.get("type") == "value_error" else message
+
 
 USERNAME_MAX = 150
 PASSWORD_MIN = 8

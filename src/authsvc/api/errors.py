@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from authsvc import exceptions as exc
 from authsvc.api.render import json_response
-from authsvc.schemas import NOT_TEXT, ErrorOut
+from authsvc.schemas import NOT_TEXT, ErrorOut, error_message
 from authsvc.services.health import database_failure_reason, is_missing_table
 
 log = logging.getLogger("authsvc")
@@ -73,7 +73,7 @@ def validation_error_response(error: ValidationError) -> Response:
     if answer is not None and all(item["type"] == NOT_TEXT for item in items):
         return answer()
     where = _location(error.title)
-    errors = [{"loc": [where, *item["loc"]], "msg": item["msg"]} for item in items]
+    errors = [{"loc": [where, *item["loc"]], "msg": error_message(item)} for item in items]
     fields = ", ".join(".".join(str(part) for part in e["loc"][1:]) or where for e in errors)
     return error_response(400, "validation_error", f"Invalid {where}: check {fields}.", errors)
 
