@@ -102,19 +102,32 @@ class _Body(BaseModel):
         return value
 
 
+def _example(**values: object) -> ConfigDict:
+    """A realistic request body for /docs, so a person trying an operation starts from something
+    that works instead of ``"string"``. (``example``, singular: flask-openapi3's schema object keeps
+    that one and drops JSON Schema's ``examples``.)"""
+    return ConfigDict(extra="ignore", str_strict=True, json_schema_extra={"example": values})
+
+
 class UserCreate(_Body):
+    model_config = _example(username="ada", email="ada@example.com", password="correct-horse-battery")
+
     username: Username
     email: Email
     password: NewPassword
 
 
 class Credentials(_Body):
+    model_config = _example(username="ada", password="correct-horse-battery")
+
     # Sign-in does not apply the registration rules: a wrong-shaped password is just a wrong password.
     username: Annotated[StrictStr, BeforeValidator(_normalize)]
     password: StrictStr
 
 
 class LoginIn(Credentials):
+    model_config = _example(username="ada", password="correct-horse-battery", cookie=False)
+
     cookie: Annotated[bool, Field(strict=True)] = Field(
         False,
         description="Cookie mode for SPAs: the refresh token is set as an HttpOnly cookie, not returned",
@@ -122,11 +135,25 @@ class LoginIn(Credentials):
 
 
 class RefreshIn(_Body):
+    model_config = _example(refresh="<the refresh token from POST /token/>")
+
     refresh: StrictStr
 
 
 class UserOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 1,
+                "username": "ada",
+                "email": "ada@example.com",
+                "role": "user",
+                "is_active": True,
+                "created_at": "2026-12-01T09:30:00Z",
+            }
+        },
+    )
 
     id: int
     username: str
@@ -153,6 +180,16 @@ class RotatedPair(BaseModel):
 
 
 class LoginOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "access_token": "<JWT>",
+                "refresh_token": "<JWT>",
+                "token_type": "Bearer",
+                "expires_in": 900,
+            }
+        }
+    )
     access_token: str
     refresh_token: str | None = Field(
         None, description="Absent in cookie mode, where it is an HttpOnly cookie"
@@ -189,12 +226,16 @@ class UsersQuery(BaseModel):
 class UserUpdate(_Body):
     """An admin's change to a user; absent fields stay as they are."""
 
+    model_config = _example(role="admin", is_active=True)
+
     role: Literal["user", "admin"] | None = None
     is_active: Annotated[bool, Field(strict=True)] | None = None
     email: Email | None = None
 
 
 class PasswordChange(_Body):
+    model_config = _example(current_password="correct-horse-battery", new_password="a-new-long-passphrase-7")
+
     current_password: StrictStr
     new_password: NewPassword
 
@@ -202,6 +243,8 @@ class PasswordChange(_Body):
 class AccountDeletion(_Body):
     """Deleting one's own account asks for the password again: a stolen access token is not enough.
     An admin deleting someone else sends no body."""
+
+    model_config = _example(current_password="correct-horse-battery")
 
     current_password: StrictStr | None = None
 
@@ -246,6 +289,11 @@ class ErrorItem(BaseModel):
 
 
 class ErrorOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"detail": "Invalid username or password.", "code": "invalid_credentials"}
+        }
+    )
     detail: str
     code: str
     errors: list[ErrorItem] | None = None

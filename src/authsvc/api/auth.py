@@ -64,7 +64,7 @@ def _refresh_token() -> tuple[str, str | None]:
 @bp.post("/register", responses={201: UserOut, 409: ErrorOut})
 @limits.register
 def register(body: UserCreate) -> Response:
-    """Create an account with the ``user`` role."""
+    """Create an account with the user role."""
     user = users.register(
         session=db(),
         hasher=hasher(),
@@ -78,7 +78,7 @@ def register(body: UserCreate) -> Response:
 
 @bp.post("/login", responses={200: LoginOut})
 def login(body: LoginIn) -> Response:
-    """Sign in: a new session with an access and a refresh token (``"cookie": true``: refresh by cookie)."""
+    """Sign in: a new session with an access and a refresh token ("cookie": true to refresh by cookie)."""
     with budgets().attempt(body.username, sign_in=True):
         pair = auth.sign_in(
             session=db(),
@@ -102,7 +102,7 @@ def whoami() -> Response:
 @bp.post("/refresh", responses={200: LoginOut}, security=BEARER)
 @limits.refresh
 def refresh() -> Response:
-    """Rotate the refresh token (Bearer, or the cookie with ``X-CSRF-Token``); the old one is spent."""
+    """Rotate the refresh token (Bearer, or the cookie with X-CSRF-Token); the old one is spent."""
     token, csrf = _refresh_token()
     pair = auth.refresh(
         session=db(),
@@ -118,7 +118,7 @@ def refresh() -> Response:
 @bp.get("/logout", responses={200: LogoutOut}, security=BEARER)
 @bp.post("/logout", responses={200: LogoutOut}, security=BEARER)
 def logout(query: LogoutQuery) -> Response:
-    """Revoke this session (``scope=local``), all of the user's (``global``) or all others (``others``)."""
+    """Revoke this session (scope=local), all of the user's (global) or all others (others)."""
     revoked = auth.logout(
         session=db(), codec=codec(), identity=current_identity(), scope=query.scope, client=client_info()
     )
@@ -129,7 +129,7 @@ def logout(query: LogoutQuery) -> Response:
 
 @bp.get("/sessions", responses={200: SessionList}, security=BEARER)
 def list_sessions() -> Response:
-    """The caller's live sessions, newest first; ``current`` marks the one making this request."""
+    """The caller's live sessions, newest first; "current" marks the one making this request."""
     identity = current_identity()
     rows = sessions.live_sessions(session=db(), user_id=identity.user.id)
     return json_response([session_record(row, current=identity.session_id) for row in rows])

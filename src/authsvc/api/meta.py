@@ -45,8 +45,10 @@ def index() -> Response:
 
 @bp.get("/health", responses={200: Health, 503: Health})
 def health() -> Response:
-    """The database reachable and migrated to this code's schema (else 503), and where throttling
-    counts: a shared storage that cannot be reached is reported, not hidden (still 200)."""
+    """Whether the database is reachable and migrated (else 503), and where throttling counts.
+
+    A shared throttling storage that cannot be reached is reported, not hidden (still 200).
+    """
     database = check_database(db())
     throttling = budgets().storage_state() if budgets().enabled else "off"
     if database.state == "ok":

@@ -28,7 +28,7 @@ bp = APIBlueprint(
 
 @bp.get("/all", responses={200: Page})
 def list_page(query: UsersQuery) -> Response:
-    """One page of users, filtered and sorted (admins only); ``X-Total-Count`` carries the total."""
+    """One page of users, filtered and sorted (admins only); X-Total-Count carries the total."""
     require_admin()
     where = users.UserFilter(q=query.q, role=query.role, is_active=query.is_active)
     items, total, pages = users.page_users(
@@ -73,8 +73,10 @@ def update(path: UserPath, body: UserUpdate) -> Response:
 
 @bp.delete("/<int:user_id>", responses={204: None, 409: ErrorOut})
 def delete(path: UserPath, body: AccountDeletion) -> Response:
-    """Delete an account (an admin, or the user themselves with ``current_password``); its tokens
-    fail at once. A wrong password spends the account's sign-in budget."""
+    """Delete an account (an admin's, or one's own with current_password); its tokens fail at once.
+
+    A wrong password spends the account's sign-in budget.
+    """
     actor = current_identity().user
     own = actor.id == path.user_id
     with budgets().attempt(actor.username, sign_in=False) if own else nullcontext():

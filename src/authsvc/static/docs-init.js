@@ -6,7 +6,9 @@ window.addEventListener("load", function () {
     dom_id: "#swagger-ui",
     deepLinking: true,
     persistAuthorization: false,
-    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-    layout: "StandaloneLayout",
+    // BaseLayout: no top bar, whose logo is an SVG with an inline <style> the page's CSP refuses,
+    // and whose "Explore" box would only load other documents.
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout",
   });
 });
