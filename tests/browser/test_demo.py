@@ -176,3 +176,47 @@ def test_an_origin_not_allowed_cannot_read_responses(live_server, browser):
     allowed = browser.new_context().new_page()
     allowed.goto(f"{live_server}/demo")
     assert allowed.evaluate("fetch('/health').then(r => r.status)") == 200
+
+
+def test_register_then_end_another_device_from_the_session_list(live_server, browser, tmp_path):
+    """The demo as a newcomer uses it: create an account, sign in on two devices, end the other one."""
+    laptop = browser.new_context().new_page()
+    laptop.goto(f"{live_server}/demo")
+    laptop.wait_for_selector("#status:has-text('signed out')")
+    laptop.fill("#new-username", "grace")
+    laptop.fill("#new-email", "grace@example.com")
+    laptop.fill("#new-password", "aaaaaaaa")  # refused as too easy to guess: the reason is shown
+    laptop.click("#register button[type=submit]")
+    laptop.wait_for_selector("#error:has-text('guess')")
+    laptop.fill("#new-password", PASSWORD)
+    laptop.click("#register button[type=submit]")
+    laptop.wait_for_selector("#notice:has-text('grace created')")
+    assert laptop.input_value("#username") == "grace"
+
+    def sign_in(page):
+        page.fill("#username", "grace")
+        page.fill("#password", PASSWORD)
+        page.click("#login button[type=submit]")
+        page.wait_for_selector("#who:has-text('as grace')")
+
+    sign_in(laptop)
+    phone = browser.new_context().new_page()
+    phone.goto(f"{live_server}/demo")
+    phone.wait_for_selector("#status:has-text('signed out')")
+    sign_in(phone)
+
+    laptop.click("#sessions")
+    laptop.wait_for_selector("#session-list li >> nth=1")
+    times = laptop.locator("#session-list time").all_inner_texts()
+    assert times and all("ago" in text or "now" in text for text in times), times
+    assert "T" not in " ".join(times)  # no raw ISO timestamps
+    laptop.screenshot(path=str(tmp_path / "demo-sessions.png"))
+    laptop.click("#session-list .end-session")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api.expect(laptop.locator("#session-list li")).to_have_count(1)
+    assert "this device" in laptop.inner_text("#session-list")
+
+    # the phone's session is over: its next call cannot refresh, and it shows signed out
+    phone.evaluate("window.authsvcDemo.expireNow()")
+    phone.click("#whoami")
+    phone.wait_for_selector("#status:has-text('signed out')")

@@ -63,6 +63,7 @@ function signedOut(message = "") {
   $("who").textContent = "";
   $("account").hidden = true;
   $("login").hidden = false;
+  $("register").hidden = false;
   $("session-list").replaceChildren();
   $("error").textContent = message;
 }
@@ -78,6 +79,7 @@ async function showWhoami() {
   $("who").textContent = "as " + user.username;
   $("account").hidden = false;
   $("login").hidden = true;
+  $("register").hidden = true;
   $("error").textContent = "";
 }
 
@@ -95,18 +97,83 @@ async function signIn(event) {
     return;
   }
   accept(await response.json());
+  $("notice").textContent = "";
   await showWhoami();
+}
+
+// "3 minutes ago", "yesterday": what a person reads, with the exact instant as a tooltip.
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+  ["hour", 3600], ["minute", 60], ["second", 1]];
+
+function humanTime(iso) {
+  const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+  const [unit, size] = UNITS.find(([, size]) => Math.abs(seconds) >= size) || UNITS[UNITS.length - 1];
+  return relative.format(Math.round(seconds / size), unit);
+}
+
+function timeElement(iso) {
+  const time = document.createElement("time");
+  time.dateTime = iso;
+  time.title = new Date(iso).toLocaleString();
+  time.textContent = humanTime(iso);
+  return time;
+}
+
+function sessionItem(s) {
+  const li = document.createElement("li");
+  li.append(
+    `${s.current ? "this device" : "another device"} · ${s.user_agent || "unknown browser"} · signed in `,
+    timeElement(s.created_at),
+    " · last used ",
+    timeElement(s.last_used_at),
+  );
+  if (!s.current) {
+    const end = document.createElement("button");
+    end.type = "button";
+    end.className = "end-session";
+    end.textContent = "Sign this device out";
+    end.addEventListener("click", () => endSession(s.id));
+    li.append(" ", end);
+  }
+  return li;
 }
 
 async function listSessions() {
   const response = await authorized("/api/auth/sessions");
   if (!response.ok) return;
-  const items = (await response.json()).map((s) => {
-    const li = document.createElement("li");
-    li.textContent = `${s.current ? "this device" : "other"} · ${s.user_agent || "unknown agent"} · since ${s.created_at}`;
-    return li;
+  $("session-list").replaceChildren(...(await response.json()).map(sessionItem));
+}
+
+async function endSession(id) {
+  const response = await authorized("/api/auth/sessions/" + encodeURIComponent(id), { method: "DELETE" });
+  $("error").textContent = response.ok ? "" : "could not end that session: " + response.status;
+  await listSessions();
+}
+
+async function register(event) {
+  event.preventDefault();
+  const response = await fetch("/api/auth/register", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      username: $("new-username").value,
+      email: $("new-email").value,
+      password: $("new-password").value,
+    }),
   });
-  $("session-list").replaceChildren(...items);
+  const body = await response.json();
+  if (!response.ok) {
+    const field = (body.errors || []).map((e) => e.msg).join(" ");
+    $("error").textContent = field || body.detail;
+    return;
+  }
+  $("new-password").value = "";
+  $("username").value = body.username;
+  $("error").textContent = "";
+  $("notice").textContent = `Account ${body.username} created: sign in above.`;
+  $("password").focus();
 }
 
 async function signOut() {
@@ -118,6 +185,7 @@ async function signOut() {
 window.authsvcDemo = { expireNow() { state.access = "expired.token.value"; }, state };
 
 $("login").addEventListener("submit", signIn);
+$("register").addEventListener("submit", register);
 $("whoami").addEventListener("click", showWhoami);
 $("sessions").addEventListener("click", listSessions);
 $("logout").addEventListener("click", signOut);
