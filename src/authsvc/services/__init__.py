@@ -1,1 +1,12 @@
-"""Plain service functions: keyword-only dependencies, typed returns, domain exceptions, no Flask."""
+"""Plain service functions: keyword-only dependencies, typed returns, domain exceptions, no Flask.
+
+Who commits, one rule:
+
+- Helpers never commit. They add, flush and lock inside the caller's transaction
+  (``sessions.start``, ``sessions.revoke``, ``blocklist.block``, ``accounts._new_credentials``, ...).
+- Each public service function is one unit of work: it commits once, at its end, so a reader sees
+  the transaction boundary without opening the functions it calls.
+- Audit lines that report a change are written only after that commit succeeded; a failure that
+  changes nothing (a wrong password) is audited where it is found. So a commit that fails leaves
+  no line claiming a change that did not happen (``tests/api/test_commit_boundaries.py``).
+"""
