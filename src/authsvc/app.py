@@ -17,7 +17,7 @@ from authsvc.api import attempts, compat, cors, demo, deps, docs, errors, gate, 
 from authsvc.api import auth as auth_api
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
-from authsvc.config import ConfigError, Settings
+from authsvc.config import VERSION, ConfigError, Settings
 from authsvc.schemas import ErrorOut
 
 SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> App:
         settings = _settings_from_env()
     app = App(
         __name__,
-        info=Info(title="authsvc", version="0.1.0"),
+        info=Info(title="authsvc", version=VERSION),
         security_schemes=SECURITY_SCHEMES,
         validation_error_status=400,
         validation_error_callback=errors.validation_error_response,

@@ -13,6 +13,7 @@ import secrets
 import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,6 +22,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from authsvc import files
 
+# The one place the version is read: the installed package's metadata (pyproject.toml's version).
+VERSION = version("authsvc")
 PREFIX = "FLASK_"
 MIN_SECRET_BYTES = 32
 SECRET_FIELDS = ("jwt_secret_key", "secret_key")

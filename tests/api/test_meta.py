@@ -160,3 +160,11 @@ def test_token_checks_answer_503_without_a_database(tmp_path, down_app, path):
     client = down_app.test_client()
     response, elapsed = timed(lambda: client.get(path, headers=bearer(token.token)))
     assert_unavailable(response, elapsed)
+
+
+def test_the_version_is_the_packages_in_both_places(client):
+    """One source for the version: the installed package's metadata, in / and in /openapi.json."""
+    from importlib.metadata import version
+
+    assert client.get("/").get_json()["version"] == version("authsvc")
+    assert client.get("/openapi.json").get_json()["info"]["version"] == version("authsvc")

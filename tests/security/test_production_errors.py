@@ -70,3 +70,23 @@ def test_each_failure_gets_its_own_request_id(production_app, caplog):
     assert len(set(ids)) == 3
     logged = " ".join(r.getMessage() for r in caplog.records if r.name == "authsvc")
     assert all(request_id in logged for request_id in ids)
+
+
+def test_a_domain_error_missing_from_the_status_map_is_a_logged_500(app, client, monkeypatch, caplog):
+    """An AuthError subclass nobody mapped to a status must not crash the error handler itself."""
+    from authsvc import exceptions
+    from authsvc.services import auth
+
+    class Unmapped(exceptions.AuthError):
+        code = "unmapped"
+
+    def fail(**_kwargs):
+        raise Unmapped("something nobody mapped")
+
+    monkeypatch.setattr(auth, "verify_access", fail)
+    response = client.get("/api/auth/whoami", headers={"Authorization": "Bearer x.y.z"})
+    assert response.status_code == 500
+    body = response.get_json()
+    assert body["code"] == "internal_error" and body["request_id"]
+    assert "something nobody mapped" not in response.get_data(as_text=True)
+    assert any(body["request_id"] in record.getMessage() for record in caplog.records)

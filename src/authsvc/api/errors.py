@@ -88,7 +88,9 @@ def _location(model_name: str) -> str:
 
 
 def _handle_domain(error: exc.AuthError) -> Response:
-    status = next(s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls))
+    status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), None)
+    if status is None:  # a domain error nobody mapped is a bug: answer as one, never crash the handler
+        return _handle_unexpected(error)
     errors = None
     if isinstance(error, exc.WeakPassword):
         errors = [{"loc": ["body", error.field], "msg": error.detail}]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
 from flask import Response, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
@@ -11,6 +9,7 @@ from authsvc.api.attempts import budgets
 from authsvc.api.deps import db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.render import json_response
+from authsvc.config import VERSION
 from authsvc.models import utcnow
 from authsvc.schemas import Health, Welcome
 from authsvc.services.health import check_database
@@ -40,7 +39,7 @@ def index() -> Response:
         "docs": url_for("docs.docs"),
         "demo": url_for("demo.page"),
     }
-    return json_response(Welcome(message="Welcome to authsvc", version=version("authsvc"), links=links))
+    return json_response(Welcome(message="Welcome to authsvc", version=VERSION, links=links))
 
 
 @bp.get("/health", responses={200: Health, 503: Health})
