@@ -91,6 +91,21 @@ def app(settings: Settings) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build apps with other settings (``make_app(ratelimit_enabled=True)``); each one's engine is
+    disposed of when the test ends, so no pooled connection outlives it."""
+    made: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        made.append(build_app(make_settings(tmp_path / f"app{len(made)}", **overrides)))
+        return made[-1]
+
+    yield make
+    for app in made:
+        get_engine(app).dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -11,7 +11,7 @@ import pytest
 from authsvc import create_app, migrate
 from authsvc.db import get_engine
 from authsvc.services.health import head_revision
-from tests.conftest import PASSWORD, build_app, make_settings
+from tests.conftest import PASSWORD, make_settings
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 CLOSED_REDIS = "redis://127.0.0.1:1/0"  # nothing listens there: refused at once
@@ -23,12 +23,11 @@ def health(app):
 
 
 @pytest.fixture
-def unmigrated(tmp_path):
+def unmigrated(make_app):
     """A database that answers but holds no schema at all (a deploy that skipped flask db upgrade)."""
-    app = build_app(make_settings(tmp_path))
+    app = make_app()
     migrate.downgrade(get_engine(app), "base")
-    yield app
-    get_engine(app).dispose()
+    return app
 
 
 def test_a_database_that_was_never_migrated_is_not_healthy(unmigrated):
@@ -56,24 +55,23 @@ def test_requests_that_need_a_missing_table_are_503_not_500(unmigrated, method, 
     assert response.get_json()["code"] == "database_unavailable"
 
 
-def test_a_schema_behind_the_code_is_not_healthy(tmp_path):
-    app = build_app(make_settings(tmp_path))
+def test_a_schema_behind_the_code_is_not_healthy(make_app):
+    app = make_app()
     migrate.downgrade(get_engine(app), "0003")
     status, body = health(app)
     assert (status, body["database"]) == (503, "not_migrated")
     assert "0003" in body["message"] and head_revision() in body["message"]
-    get_engine(app).dispose()
 
 
-def test_throttling_in_memory_is_reported_as_memory(tmp_path):
-    app = build_app(make_settings(tmp_path, ratelimit_enabled=True))
+def test_throttling_in_memory_is_reported_as_memory(make_app):
+    app = make_app(ratelimit_enabled=True)
     status, body = health(app)
     assert (status, body["rate_limit_storage"]) == (200, "memory")
 
 
-def test_an_unreachable_redis_is_logged_at_start_and_shown_as_fallback(tmp_path, caplog):
+def test_an_unreachable_redis_is_logged_at_start_and_shown_as_fallback(make_app, caplog):
     caplog.set_level(logging.WARNING, logger="authsvc")
-    app = build_app(make_settings(tmp_path, ratelimit_enabled=True, ratelimit_storage_uri=CLOSED_REDIS))
+    app = make_app(ratelimit_enabled=True, ratelimit_storage_uri=CLOSED_REDIS)
     assert any("rate limit storage unreachable" in record.getMessage() for record in caplog.records)
     status, body = health(app)
     assert (status, body["rate_limit_storage"]) == (200, "fallback")
@@ -86,12 +84,8 @@ def test_an_unreachable_redis_is_logged_at_start_and_shown_as_fallback(tmp_path,
     assert statuses == [401] * 5 + [429]
 
 
-def test_fail_closed_refuses_password_checks_while_redis_is_unreachable(tmp_path):
-    app = build_app(
-        make_settings(
-            tmp_path, ratelimit_enabled=True, ratelimit_storage_uri=CLOSED_REDIS, ratelimit_fail_closed=True
-        )
-    )
+def test_fail_closed_refuses_password_checks_while_redis_is_unreachable(make_app):
+    app = make_app(ratelimit_enabled=True, ratelimit_storage_uri=CLOSED_REDIS, ratelimit_fail_closed=True)
     status, body = health(app)
     assert (status, body["rate_limit_storage"]) == (200, "unavailable")
     client = app.test_client()
@@ -105,8 +99,8 @@ def test_fail_closed_refuses_password_checks_while_redis_is_unreachable(tmp_path
 
 
 @pytest.mark.skipif(not TEST_REDIS_URL, reason="needs Redis: set TEST_REDIS_URL=redis://...")
-def test_a_reachable_redis_is_reported_ok(tmp_path):
-    app = build_app(make_settings(tmp_path, ratelimit_enabled=True, ratelimit_storage_uri=TEST_REDIS_URL))
+def test_a_reachable_redis_is_reported_ok(make_app):
+    app = make_app(ratelimit_enabled=True, ratelimit_storage_uri=TEST_REDIS_URL)
     assert health(app)[1]["rate_limit_storage"] == "ok"
 
 

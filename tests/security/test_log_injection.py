@@ -8,25 +8,17 @@ and the audit lines are JSON.
 from __future__ import annotations
 
 import logging
-import uuid
 
 import pytest
 
-from tests.conftest import PASSWORD, bearer, build_app, login, make_settings
+from tests.conftest import PASSWORD, bearer, login
 
 HOSTILE = "evil\nINJECTED 2026-12-01 authsvc.audit sign_in success\r"
 
 
 @pytest.fixture
-def throttled_client(tmp_path):
-    app = build_app(
-        make_settings(
-            tmp_path / uuid.uuid4().hex,
-            ratelimit_enabled=True,
-            ratelimit_register="2/hour",
-            ratelimit_refresh="1/minute",
-        )
-    )
+def throttled_client(make_app):
+    app = make_app(ratelimit_enabled=True, ratelimit_register="2/hour", ratelimit_refresh="1/minute")
     return app.test_client()
 
 

@@ -8,18 +8,18 @@ import uuid
 
 import pytest
 
-from tests.conftest import PASSWORD, bearer, build_app, login, make_settings
+from tests.conftest import PASSWORD, bearer, login
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 _addresses = (f"198.51.100.{n}" for n in itertools.cycle(range(1, 255)))
 
 
 @pytest.fixture
-def throttled(tmp_path):
+def throttled(make_app):
     """An app with throttling on (the suite's default app has it off)."""
 
     def make(**overrides):
-        return build_app(make_settings(tmp_path / uuid.uuid4().hex, ratelimit_enabled=True, **overrides))
+        return make_app(ratelimit_enabled=True, **overrides)
 
     return make
 
