@@ -69,6 +69,7 @@ class Settings(BaseModel):
     ratelimit_refresh: str = "120/minute"
     trusted_proxies: int = Field(0, ge=0, le=10)
     cors_origins: str = ""
+    list_full_records: bool = False
 
     @field_validator("database_url")
     @classmethod

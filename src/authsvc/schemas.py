@@ -104,8 +104,18 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class UserList(RootModel[list[UserOut]]):
-    """The /list/ body: a bare JSON array."""
+class UserPublic(BaseModel):
+    """The part of a user record that /list/ shows a non-admin: no email, no role, no state."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    created_at: datetime
+
+
+class UserList(RootModel[list[UserOut] | list[UserPublic]]):
+    """The /list/ body: a bare JSON array of whole records for an admin, their public part for others."""
 
 
 class TokenPair(BaseModel):

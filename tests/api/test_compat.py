@@ -6,7 +6,11 @@ import json
 
 import pytest
 
-from tests.conftest import PASSWORD, bearer
+from authsvc.models import Role
+from tests.conftest import PASSWORD, bearer, make_settings
+
+RECORD_KEYS = ["id", "username", "email", "role", "is_active", "created_at"]
+PUBLIC_KEYS = ["id", "username", "created_at"]
 
 BAD_LOGIN = b'{"detail": "Invalid username or password"}'
 MISSING = b'{"msg": "Missing Authorization Header"}'
@@ -14,8 +18,20 @@ BAD_TOKEN = b'{"detail": "Invalid username or password."}'
 BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
 
 
+@pytest.fixture
+def settings(tmp_path, request):
+    """conftest's settings, overridable per test with ``parametrize("settings", [...], indirect=True)``."""
+    return make_settings(tmp_path, **getattr(request, "param", {}))
+
+
 def obtain(client, username, password=PASSWORD):
     return client.post("/token/", json={"username": username, "password": password})
+
+
+def listed(client, user):
+    response = client.get("/list/", headers=bearer(obtain(client, user.username).get_json()["access"]))
+    assert response.status_code == 200
+    return response
 
 
 def test_token_returns_exactly_refresh_then_access(client, make_user):
@@ -38,13 +54,40 @@ def test_token_failures_share_one_exact_body(client, make_user, case):
 
 
 def test_list_returns_every_user_by_id(client, make_user):
-    first, second, third = make_user(), make_user(), make_user()
-    access = obtain(client, second.username).get_json()["access"]
-    response = client.get("/list/", headers=bearer(access))
-    assert response.status_code == 200
-    body = response.get_json()
-    assert [u["id"] for u in body] == [first.id, second.id, third.id]
-    assert set(body[0]) == {"id", "username", "email", "role", "is_active", "created_at"}
+    first, second, third = make_user(), make_user(), make_user(role=Role.ADMIN)
+    for viewer in (second, third):
+        body = listed(client, viewer).get_json()
+        assert [u["id"] for u in body] == [first.id, second.id, third.id]
+
+
+def test_list_shows_a_non_admin_only_the_public_part_of_each_record(client, make_user):
+    """Anyone who can register must not harvest every user's email and role (issue 11, item 2)."""
+    admin, viewer = make_user(role=Role.ADMIN, email="root@example.com"), make_user()
+    response = listed(client, viewer)
+    public = json.loads(response.data)
+    assert [list(record) for record in public] == [PUBLIC_KEYS, PUBLIC_KEYS]
+    assert b"root@example.com" not in response.data
+    assert b'"role"' not in response.data
+    whole = listed(client, admin).get_json()
+    assert public == [{key: record[key] for key in PUBLIC_KEYS} for record in whole]
+
+
+def test_list_shows_an_admin_whole_records(client, make_user):
+    admin = make_user(role=Role.ADMIN)
+    make_user(email="other@example.com")
+    body = json.loads(listed(client, admin).data)
+    assert [list(record) for record in body] == [RECORD_KEYS, RECORD_KEYS]
+    assert body[1]["email"] == "other@example.com"
+    assert body[1]["role"] == "user"
+
+
+@pytest.mark.parametrize("settings", [{"list_full_records": True}], indirect=True)
+def test_list_full_records_setting_shows_everyone_whole_records(client, make_user):
+    """``FLASK_LIST_FULL_RECORDS=true``: the old behaviour, for clients that depend on it."""
+    make_user(role=Role.ADMIN)
+    viewer = make_user()
+    body = json.loads(listed(client, viewer).data)
+    assert [list(record) for record in body] == [RECORD_KEYS, RECORD_KEYS]
 
 
 def test_list_without_header(client):

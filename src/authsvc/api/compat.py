@@ -10,9 +10,16 @@ from authsvc.api.attempts import budgets
 from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.errors import COMMON_RESPONSES, bearer_challenge
 from authsvc.api.guard import current_identity
-from authsvc.api.render import json_array_response, json_response, token_response, user_json
+from authsvc.api.render import (
+    json_array_response,
+    json_response,
+    public_user_json,
+    token_response,
+    user_json,
+)
 from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
+from authsvc.models import Role
 from authsvc.schemas import (
     CompatDetail,
     CompatUnauthorized,
@@ -87,11 +94,15 @@ def refresh_pair(body: RefreshIn) -> Response:
     security=[{"bearer": []}],
 )
 def list_all() -> Response:
-    """Every user, ordered by id, for any signed-in user."""
+    """Every user, ordered by id: whole records for an admin, the public part for anyone else signed
+    in (whole records for everyone with ``FLASK_LIST_FULL_RECORDS=true``)."""
     try:
-        current_identity()
+        # The token check stays one statement: the identity it returns already carries the role.
+        viewer = current_identity().user
     except TokenMissing:
         return unauthorized(MISSING_HEADER, token_presented=False)
     except TokenInvalid:
         return unauthorized(BAD_TOKEN, token_presented=True)
-    return json_array_response(map(user_json, users.iter_users(engine=get_engine())))
+    if viewer.role == Role.ADMIN or settings().list_full_records:
+        return json_array_response(map(user_json, users.iter_users(engine=get_engine())))
+    return json_array_response(map(public_user_json, users.iter_public_users(engine=get_engine())))

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, String, false, type_coerce
 from sqlalchemy.dialects import sqlite
@@ -110,6 +110,14 @@ class UserView(NamedTuple):
     created_at: datetime | str  # str: SQLite's stored UTC text, see iter_users
 
 
+class PublicUserView(NamedTuple):
+    """The columns of a user anyone signed in may see (/list/ for a non-admin)."""
+
+    id: int
+    username: str
+    created_at: datetime | str
+
+
 _users = User.__table__  # type: ignore[attr-defined]
 USER_COLUMNS = (
     _users.c.id,
@@ -119,13 +127,22 @@ USER_COLUMNS = (
     _users.c.is_active,
     _users.c.created_at,
 )
+PUBLIC_COLUMNS = (_users.c.id, _users.c.username, _users.c.created_at)
 _ALL_USERS = select(*USER_COLUMNS).order_by(_users.c.id)
-# SQLite keeps the timestamp as text; reading that text as is skips parsing it only to print it again.
-_ALL_USERS_SQLITE = str(
-    select(*USER_COLUMNS[:-1], type_coerce(_users.c.created_at, String))
-    .order_by(_users.c.id)
-    .compile(dialect=sqlite.dialect())
-)
+_PUBLIC_USERS = select(*PUBLIC_COLUMNS).order_by(_users.c.id)
+
+
+def _sqlite_text(columns: tuple[Any, ...]) -> str:
+    """SQLite keeps the timestamp as text; reading that text as is skips parsing it only to print it again."""
+    return str(
+        select(*columns[:-1], type_coerce(_users.c.created_at, String))
+        .order_by(_users.c.id)
+        .compile(dialect=sqlite.dialect())
+    )
+
+
+_ALL_USERS_SQLITE = _sqlite_text(USER_COLUMNS)
+_PUBLIC_USERS_SQLITE = _sqlite_text(PUBLIC_COLUMNS)
 
 
 def iter_users(*, engine: Engine, batch: int = 1000) -> Iterator[UserView]:
@@ -135,23 +152,36 @@ def iter_users(*, engine: Engine, batch: int = 1000) -> Iterator[UserView]:
     response is still being read after the request's session has been closed.
     """
     if engine.dialect.name == "sqlite":
-        yield from _iter_users_sqlite(engine, batch)
+        rows = _sqlite_rows(engine, _ALL_USERS_SQLITE, batch)
+        for id_, username, email, role, is_active, created_at in rows:
+            yield UserView(id_, username, email, role, bool(is_active), created_at)
         return
     with engine.connect() as connection:  # a server-side cursor: the client never holds the table
         for row in connection.execution_options(yield_per=batch).execute(_ALL_USERS):
             yield UserView(*row)
 
 
-def _iter_users_sqlite(engine: Engine, batch: int) -> Iterator[UserView]:
-    """SQLite's driver cursor directly: the statement is fixed, and on this path (every /list/
+def iter_public_users(*, engine: Engine, batch: int = 1000) -> Iterator[PublicUserView]:
+    """Like ``iter_users``, but only the public columns: what a non-admin's /list/ shows is all that
+    is read, so an email or a role cannot reach that response even by a rendering mistake."""
+    if engine.dialect.name == "sqlite":
+        yield from map(PublicUserView._make, _sqlite_rows(engine, _PUBLIC_USERS_SQLITE, batch))
+        return
+    with engine.connect() as connection:
+        yield from map(
+            PublicUserView._make, connection.execution_options(yield_per=batch).execute(_PUBLIC_USERS)
+        )
+
+
+def _sqlite_rows(engine: Engine, statement: str, batch: int) -> Iterator[tuple[Any, ...]]:
+    """SQLite's driver cursor directly: the statements are fixed, and on this path (every /list/
     call) SQLAlchemy's result machinery costs more than the query itself."""
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
-        cursor.execute(_ALL_USERS_SQLITE)
+        cursor.execute(statement)
         while rows := cursor.fetchmany(batch):
-            for id_, username, email, role, is_active, created_at in rows:
-                yield UserView(id_, username, email, role, bool(is_active), created_at)
+            yield from rows
         cursor.close()
     finally:
         connection.close()  # back to the pool
