@@ -70,6 +70,7 @@ class Settings(BaseModel):
     trusted_proxies: int = Field(0, ge=0, le=10)
     cors_origins: str = ""
     list_full_records: bool = False
+    registration: Literal["open", "closed"] = "open"
 
     @field_validator("database_url")
     @classmethod

@@ -61,10 +61,11 @@ def _refresh_token() -> tuple[str, str | None]:
     return token, cookies.csrf_header(settings=settings())
 
 
-@bp.post("/register", responses={201: UserOut, 409: ErrorOut})
+@bp.post("/register", responses={201: UserOut, 403: ErrorOut, 409: ErrorOut})
 @limits.register
 def register(body: UserCreate) -> Response:
-    """Create an account with the ``user`` role."""
+    """Create an account with the ``user`` role; 403 ``registration_closed`` when
+    ``FLASK_REGISTRATION=closed`` (then admins create accounts with ``POST /api/users``)."""
     user = users.register(
         session=db(),
         hasher=hasher(),
@@ -72,6 +73,7 @@ def register(body: UserCreate) -> Response:
         password=body.password,
         email=body.email,
         min_score=settings().password_min_score,
+        registration_open=settings().registration == "open",
     )
     return json_response(user_record(user), 201)
 

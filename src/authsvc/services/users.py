@@ -13,7 +13,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
-from authsvc.exceptions import EmailTaken, NotFound, UsernameTaken
+from authsvc.exceptions import EmailTaken, NotFound, RegistrationClosed, UsernameTaken
 from authsvc.models import MAX_ID, Role, User, UserCounter
 from authsvc.schemas import username_key
 from authsvc.security import PasswordHasher
@@ -61,11 +61,16 @@ def register(
     password: str,
     email: str,
     min_score: int = DEFAULT_MIN_SCORE,
+    registration_open: bool = True,
 ) -> User:
     """Self-service sign-up: the password policy applies, then a ``user`` account is created.
 
-    Operators' ``create-user`` calls ``create_user`` directly: it only warns about such passwords.
+    Closed registration is refused before anything is looked up, so the refusal says nothing about
+    which names or addresses exist. Operators' ``create-user`` calls ``create_user`` directly: it
+    only warns about weak passwords.
     """
+    if not registration_open:
+        raise RegistrationClosed()
     check_password(password, username=username, email=email, min_score=min_score)
     return create_user(session=session, hasher=hasher, username=username, password=password, email=email)
 
