@@ -76,6 +76,12 @@ class UserCreate(_Body):
     password: NewPassword
 
 
+class AdminUserCreate(UserCreate):
+    """An admin's new account (``POST /api/users``): registration's fields, and the role to give it."""
+
+    role: Literal["user", "admin"] = "user"
+
+
 class Credentials(_Body):
     # Sign-in does not apply the registration rules: a wrong-shaped password is just a wrong password.
     username: Annotated[StrictStr, BeforeValidator(_normalize)]

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
+from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.exceptions import EmailTaken, NotFound, RegistrationClosed, UsernameTaken
 from authsvc.models import MAX_ID, Role, User, UserCounter
 from authsvc.schemas import username_key
@@ -34,6 +35,44 @@ def create_user(
     The unique indexes decide races: of two concurrent registrations of one name, one insert
     fails and becomes ``UsernameTaken`` instead of a 500.
     """
+    user = _add_user(session, hasher=hasher, username=username, password=password, email=email, role=role)
+    try:
+        session.commit()
+    except IntegrityError:
+        raise _conflict(session, user) from None
+    return user
+
+
+def create_by_admin(
+    *,
+    session: Session,
+    hasher: PasswordHasher,
+    username: str,
+    password: str,
+    email: str,
+    role: Role,
+    actor_id: int,
+    min_score: int = DEFAULT_MIN_SCORE,
+    client: ClientInfo = NO_CLIENT,
+) -> User:
+    """An admin makes an account (whatever ``FLASK_REGISTRATION`` says): registration's password
+    policy applies, since the admin hands the password to someone; the audit line names the admin."""
+    check_password(password, username=username, email=email, min_score=min_score)
+    user = _add_user(session, hasher=hasher, username=username, password=password, email=email, role=role)
+    try:
+        session.commit()
+    except IntegrityError:
+        raise _conflict(session, user) from None
+    audit(
+        "user_created", outcome="success", user_id=user.id, client=client, actor_id=actor_id, role=user.role
+    )
+    return user
+
+
+def _add_user(
+    session: Session, *, hasher: PasswordHasher, username: str, password: str, email: str | None, role: Role
+) -> User:
+    """Add a new user to the session when the name and email look free; the caller commits."""
     key = username_key(username)
     _ensure_free(session, key=key, email=email)
     user = User(
@@ -44,13 +83,19 @@ def create_user(
         role=role.value,
     )
     session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        _ensure_free(session, key=key, email=email)
-        raise UsernameTaken() from None
     return user
+
+
+def _conflict(session: Session, user: User) -> UsernameTaken | EmailTaken:
+    """What a unique index refused, after rolling back: someone took the name or the email between
+    our check and our commit. Raised by the caller, so the commit stays visible where it happens."""
+    key, email = user.username_key, user.email
+    session.rollback()
+    try:
+        _ensure_free(session, key=key, email=email)
+    except (UsernameTaken, EmailTaken) as taken:
+        return taken
+    return UsernameTaken()
 
 
 def register(
