@@ -71,6 +71,7 @@ class Settings(BaseModel):
     cors_origins: str = ""
     list_full_records: bool = False
     registration: Literal["open", "closed"] = "open"
+    compat_endpoints: bool = True
 
     @field_validator("database_url")
     @classmethod

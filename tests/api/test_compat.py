@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
+from authsvc.config import Settings
 from authsvc.models import Role
 from tests.conftest import PASSWORD, bearer, make_settings
 
@@ -165,3 +167,67 @@ def test_refresh_refuses_access_token(client, make_user):
     user = make_user()
     access = obtain(client, user.username).get_json()["access"]
     assert client.post("/token/refresh/", json={"refresh": access}).data == BAD_REFRESH
+
+
+# --- FLASK_COMPAT_ENDPOINTS=false -------------------------------------------------------------------
+
+OFF = {"compat_endpoints": False}
+COMPAT_PATHS = ["/token/", "/token/refresh/", "/list/"]
+
+
+def switched_off_requests(client, make_user):
+    """Requests that would succeed (or be redirected, or be told another method) with the endpoints on."""
+    user = make_user()
+    access = client.post("/api/auth/login", json={"username": user.username, "password": PASSWORD}).get_json()
+    creds = {"username": user.username, "password": PASSWORD}
+    return {
+        "token": lambda: client.post("/token/", json=creds),
+        "token-refresh": lambda: client.post("/token/refresh/", json={"refresh": access["refresh_token"]}),
+        "list": lambda: client.get("/list/", headers=bearer(access["access_token"])),
+        "list-no-header": lambda: client.get("/list/"),
+        "token-get": lambda: client.get("/token/"),
+        "token-no-slash": lambda: client.post("/token", json=creds),
+        "list-no-slash": lambda: client.get("/list", headers=bearer(access["access_token"])),
+        "token-form": lambda: client.post("/token/", data="username=x&password=y"),
+        "list-options": lambda: client.options("/list/"),
+    }
+
+
+@pytest.mark.parametrize("settings", [OFF], indirect=True)
+def test_compat_endpoints_switched_off_answer_404_in_the_api_error_shape(client, make_user):
+    for name, send in switched_off_requests(client, make_user).items():
+        response = send()
+        assert response.status_code == 404, (name, response.status_code, response.data)
+        assert response.get_json() == {"detail": "The requested URL was not found.", "code": "not_found"}, (
+            name
+        )
+
+
+@pytest.mark.parametrize("settings", [OFF], indirect=True)
+def test_compat_endpoints_switched_off_leave_the_api_working(client, make_user):
+    user = make_user()
+    tokens = client.post("/api/auth/login", json={"username": user.username, "password": PASSWORD})
+    assert tokens.status_code == 200
+    assert (
+        client.get("/api/auth/whoami", headers=bearer(tokens.get_json()["access_token"])).status_code == 200
+    )
+
+
+@pytest.mark.parametrize("settings", [OFF], indirect=True)
+def test_compat_endpoints_switched_off_are_not_in_the_openapi_document(client):
+    spec = client.get("/openapi.json").get_json()
+    validate(spec, cls=OpenAPIV31SpecValidator)
+    assert [path for path in spec["paths"] if path in COMPAT_PATHS] == []
+    assert "compat" not in [tag["name"] for tag in spec.get("tags", [])]
+    assert "/api/auth/login" in spec["paths"]
+
+
+def test_compat_endpoints_are_on_by_default(client):
+    spec = client.get("/openapi.json").get_json()
+    assert [path for path in spec["paths"] if path in COMPAT_PATHS] == COMPAT_PATHS
+    assert client.get("/list/").data == MISSING
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("0", False), ("true", True)])
+def test_compat_endpoints_setting_parses(value, expected):
+    assert Settings.from_env({"FLASK_COMPAT_ENDPOINTS": value}).compat_endpoints is expected

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
+from flask.blueprints import BlueprintSetupState
 from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.exceptions import NotFound
 
 from authsvc.api import limits
 from authsvc.api.attempts import budgets
-from authsvc.api.deps import client_info, codec, db, hasher, settings
+from authsvc.api.deps import SETTINGS, client_info, codec, db, hasher, settings
 from authsvc.api.errors import COMMON_RESPONSES, bearer_challenge
 from authsvc.api.guard import current_identity
 from authsvc.api.render import (
@@ -44,6 +46,32 @@ BAD_LOGIN = {"detail": "Invalid username or password"}
 MISSING_HEADER = {"msg": "Missing Authorization Header"}
 BAD_TOKEN = {"detail": "Invalid username or password."}
 BAD_REFRESH = {"detail": "Token is invalid or expired"}
+PATHS = frozenset({"/token/", "/token/refresh/", "/list/"})
+
+
+@bp.record_once
+def _switch_off(state: BlueprintSetupState) -> None:
+    """``FLASK_COMPAT_ENDPOINTS=false``: these paths answer 404 as if they did not exist, and leave
+    the OpenAPI document.
+
+    The routes stay registered, so ``url_for`` (the index's links) keeps working; instead a hook
+    placed first of all answers 404 for any method on these paths (with or without the trailing
+    slash) before routing's 405 or slash redirect, throttling or body checks could tell them apart
+    from a path that never existed. It runs once the blueprint's paths are in the app's document.
+    """
+    app = state.app
+    if app.extensions[SETTINGS].compat_endpoints:
+        return
+    app.before_request_funcs.setdefault(None, []).insert(0, _not_found)
+    for path in PATHS:
+        app.paths.pop(path, None)  # type: ignore[attr-defined]
+    app.tags[:] = [tag for tag in app.tags if tag.name != bp.name]  # type: ignore[attr-defined]
+    app.tag_names[:] = [name for name in app.tag_names if name != bp.name]  # type: ignore[attr-defined]
+
+
+def _not_found() -> None:
+    if request.path in PATHS or request.path + "/" in PATHS:
+        raise NotFound()
 
 
 def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
