@@ -1,4 +1,5 @@
-"""Operator commands: create-user and prune-tokens (init-db lives with the database)."""
+"""Operator commands: create-user, set-password, users list, set-role, activate, deactivate,
+delete-user and prune-tokens (init-db lives with the database)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 from pydantic import TypeAdapter, ValidationError
+from sqlmodel import Session
 
 from authsvc.api.deps import codec as current_codec
 from authsvc.api.deps import hasher as current_hasher
 from authsvc.api.deps import settings as current_settings
 from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import AuthError
-from authsvc.models import Role, utcnow
+from authsvc.models import Role, User, utcnow
 from authsvc.schemas import Email, NewPassword, Username
 from authsvc.security import PasswordHasher
 from authsvc.services import accounts, maintenance, users
@@ -61,6 +63,53 @@ def create_user_command(username: str, email: str | None, password: str | None, 
     click.echo(f"Created {user.role} {user.username!r} (id {user.id}).")
 
 
+def _new_password(password: str | None, *, username: str, email: str | None) -> str:
+    """The password given or prompted for (twice, hidden), held to the API's shape rules, with a
+    warning (not a refusal: the operator chose it) when it is guessable. A refusal is one line."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        password = TypeAdapter(NewPassword).validate_python(password)
+    except ValidationError as error:
+        raise click.ClickException(f"password: {error.errors()[0]['msg']}") from None
+    if problem := password_problem(
+        password, username=username, email=email, min_score=current_settings().password_min_score
+    ):
+        click.echo(f"Warning: {problem}", err=True)
+    return password
+
+
+def _existing(session: Session, username: str) -> User:
+    user = users.find_by_username(session, username)
+    if user is None:
+        raise click.ClickException(f"No user named {username!r}.")
+    return user
+
+
+@click.command("set-password")
+@with_appcontext
+@click.argument("username")
+@click.option("--password", default=None, help="Prompted for (twice, hidden) when not given.")
+def set_password_command(username: str, password: str | None) -> None:
+    """Set a user's password (for a user locked out) and end every session they have."""
+    with session_scope(get_engine()) as session:
+        user = _existing(session, username)  # before the prompt: a typo costs no typing
+        password = _new_password(password, username=user.username, email=user.email)
+        assert user.id is not None
+        ended = accounts.set_password(
+            session=session,
+            hasher=current_hasher(),
+            codec=current_codec(),
+            user_id=user.id,
+            new_password=password,
+        )
+        click.echo(f"Password set for {user.username!r}; {ended} sessions ended.")
+        if not user.is_active:
+            click.echo(
+                f"{user.username!r} is deactivated: `flask activate {user.username}` lets them sign in."
+            )
+
+
 def _change(username: str, **changes: object) -> None:
     """Apply an account change by username through the same service the API uses."""
     with session_scope(get_engine()) as session:
@@ -105,3 +154,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(prune_tokens_command)
     app.cli.add_command(set_role_command)
     app.cli.add_command(deactivate_command)
+    app.cli.add_command(set_password_command)

@@ -58,6 +58,33 @@ def _new_credentials(session: Session, user: User) -> None:
     session.refresh(user, ["credentials_version"])
 
 
+OPERATOR = "operator"  # the audit lines' actor for changes made from the command line, not by a user
+
+
+def set_password(
+    *,
+    session: Session,
+    hasher: PasswordHasher,
+    codec: TokenCodec,
+    user_id: int,
+    new_password: str,
+    client: ClientInfo = NO_CLIENT,
+) -> int:
+    """An operator's reset (``flask set-password``) for a user who cannot sign in: no current
+    password is asked, and every session of the user ends, including a sign-in racing the reset (the
+    credentials version moves, as in ``change_password``). The caller has judged the password.
+
+    Returns how many live sessions were revoked.
+    """
+    user = get_user(session, user_id)
+    user.password_hash = hasher.hash(new_password)
+    ended = sessions.revoke_all(session=session, codec=codec, user_id=user_id)
+    _new_credentials(session, user)
+    session.commit()
+    audit("password_reset", outcome="success", user_id=user.id, client=client, actor=OPERATOR)
+    return ended
+
+
 def update_user(
     *,
     session: Session,
