@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 
 import pytest
 from click.testing import Result
@@ -19,7 +20,7 @@ from authsvc.api.deps import CODEC
 from authsvc.audit import ClientInfo
 from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials
-from authsvc.models import User
+from authsvc.models import Role, User, utcnow
 from authsvc.services import sessions
 from tests.conftest import PASSWORD, bearer, login
 from tests.test_cli import GOOD_PASSWORD, Invoke, find, password_works
@@ -172,3 +173,78 @@ def test_set_password_keeps_a_deactivated_account_deactivated(app, cli, make_use
     assert result.exit_code == 0, result.output
     assert "activate" in result.output  # says how to let them in
     assert find(app, "alice").is_active is False
+
+
+# --- flask users list -------------------------------------------------------------------------------
+
+HEADER = ["id", "username", "email", "role", "active", "created"]
+
+
+def table(result: Result) -> list[list[str]]:
+    """The listing's rows split into cells, after checking that every column starts where its header does."""
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.rstrip("\n").splitlines()
+    starts = [lines[0].index(name) for name in HEADER]
+    rows = []
+    for line in lines[1:]:
+        cells = [line[start:end].strip() for start, end in zip(starts, [*starts[1:], None], strict=True)]
+        assert all(cells), line
+        assert all(line[start - 1] == " " for start in starts[1:]), line  # nothing runs into the next column
+        rows.append(cells)
+    assert lines[0].split() == HEADER
+    return rows
+
+
+@pytest.fixture
+def directory(make_user) -> dict[str, User]:
+    return {
+        "root": make_user("root", role=Role.ADMIN, email="root@example.com"),
+        "alice": make_user("alice", email="alice@example.com"),
+        "a-much-longer-username": make_user("a-much-longer-username"),
+        "gone": make_user("gone", is_active=False),
+        "old-admin": make_user("old-admin", role=Role.ADMIN, is_active=False),
+    }
+
+
+def test_users_list_shows_every_user_in_id_order(cli, directory):
+    rows = table(cli("users", "list"))
+    assert [row[1] for row in rows] == list(directory)
+    root = directory["root"]
+    assert rows[0][:5] == [str(root.id), "root", "root@example.com", "admin", "yes"]
+    assert rows[3][3:5] == ["user", "no"]
+    created = datetime.fromisoformat(rows[0][5])
+    assert created.utcoffset() == timedelta(0)
+    assert abs(utcnow() - created) < timedelta(minutes=5)
+
+
+def test_users_list_shows_a_missing_email_as_a_dash(app, cli, runner):
+    assert cli("create-user", "noemail", "--password", GOOD_PASSWORD).exit_code == 0
+    [row] = table(cli("users", "list"))
+    assert row[1:3] == ["noemail", "-"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--role", "admin"], ["root", "old-admin"]),
+        (["--role", "user"], ["alice", "a-much-longer-username", "gone"]),
+        (["--inactive"], ["gone", "old-admin"]),
+        (["--role", "admin", "--inactive"], ["old-admin"]),
+    ],
+    ids=["admins", "users", "inactive", "inactive-admins"],
+)
+def test_users_list_filters(cli, directory, args, expected):
+    assert [row[1] for row in table(cli("users", "list", *args))] == expected
+
+
+def test_users_list_with_nobody_to_show(cli, make_user):
+    make_user("alice")
+    result = cli("users", "list", "--inactive")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "No users."
+
+
+def test_users_list_refuses_an_unknown_role(cli):
+    result = cli("users", "list", "--role", "root")
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output

@@ -3,9 +3,11 @@ delete-user and prune-tokens (init-db lives with the database)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
@@ -69,9 +71,9 @@ def _new_password(password: str | None, *, username: str, email: str | None) -> 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        password = TypeAdapter(NewPassword).validate_python(password)
-    except ValidationError as error:
-        raise click.ClickException(f"password: {error.errors()[0]['msg']}") from None
+        password = _valid(TypeAdapter(NewPassword), password, "password")
+    except click.BadParameter as error:  # one line, without create-user's usage text
+        raise click.ClickException(error.format_message()) from None
     if problem := password_problem(
         password, username=username, email=email, min_score=current_settings().password_min_score
     ):
@@ -108,6 +110,41 @@ def set_password_command(username: str, password: str | None) -> None:
             click.echo(
                 f"{user.username!r} is deactivated: `flask activate {user.username}` lets them sign in."
             )
+
+
+users_group = AppGroup("users", help="Look at user accounts.")
+LISTING = ("id", "username", "email", "role", "active", "created")
+
+
+@users_group.command("list")
+@click.option("--role", type=click.Choice([role.value for role in Role]), help="Only users with this role.")
+@click.option("--inactive", is_flag=True, help="Only deactivated users (the ones `flask activate` is for).")
+def list_users_command(role: str | None, inactive: bool) -> None:
+    """Every user, or those matching the options, in id order, as a table."""
+    where = users.UserFilter(role=role, is_active=False if inactive else None)
+    with session_scope(get_engine()) as session:
+        rows = [
+            (
+                str(user.id),
+                user.username,
+                user.email or "-",
+                user.role,
+                "yes" if user.is_active else "no",
+                iso_utc(user.created_at),
+            )
+            for user in users.list_users(session=session, where=where)
+        ]
+    if not rows:
+        click.echo("No users.")
+        return
+    widths = [max(len(cell) for cell in column) for column in zip(LISTING, *rows, strict=True)]
+    for row in (LISTING, *rows):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def iso_utc(moment: datetime) -> str:
+    """A stored time as ISO 8601 UTC to the second (stored times are UTC, with or without a zone)."""
+    return moment.replace(tzinfo=UTC, microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _change(username: str, **changes: object) -> None:
@@ -155,3 +192,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(set_role_command)
     app.cli.add_command(deactivate_command)
     app.cli.add_command(set_password_command)
+    app.cli.add_command(users_group)
