@@ -248,3 +248,131 @@ def test_users_list_refuses_an_unknown_role(cli):
     result = cli("users", "list", "--role", "root")
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+
+
+# --- flask activate ---------------------------------------------------------------------------------
+
+
+def test_activate_lets_a_deactivated_user_sign_in_again_without_old_sessions(app, client, cli, make_user):
+    user = make_user("alice")
+    before = login(client, user.username)
+    assert cli("deactivate", "alice").exit_code == 0
+    result = cli("activate", "ALICE")
+    assert result.exit_code == 0, result.output
+    assert "active" in result.output
+    assert find(app, "alice").is_active is True
+    assert session_dead(client, before)
+    login(client, "alice")
+
+
+def test_activate_an_active_user_changes_nothing(app, cli, make_user):
+    make_user("alice")
+    assert cli("activate", "alice").exit_code == 0
+    assert find(app, "alice").is_active is True
+
+
+def test_activate_audits_activation(cli, make_user, caplog):
+    alice = make_user("alice", is_active=False)
+    caplog.set_level(logging.INFO, logger=AUDIT)
+    caplog.clear()
+    assert cli("activate", "alice").exit_code == 0
+    assert [(line["event"], line["user_id"]) for line in audit_lines(caplog)] == [("activation", alice.id)]
+
+
+# --- flask delete-user ------------------------------------------------------------------------------
+
+
+def test_delete_user_asks_first_and_a_no_keeps_the_account(app, cli, make_user):
+    make_user("alice")
+    result = cli("delete-user", "alice", input="n\n")
+    assert result.exit_code != 0
+    assert "alice" in result.output and "[y/N]" in result.output
+    assert "Traceback" not in result.output
+    assert find(app, "alice") is not None
+
+
+def test_delete_user_after_a_yes_removes_the_account_and_ends_its_sessions(app, client, cli, make_user):
+    user = make_user("alice")
+    tokens = login(client, user.username)
+    result = cli("delete-user", "alice", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert find(app, "alice") is None
+    assert session_dead(client, tokens)
+    assert client.get("/list/", headers=bearer(tokens["access_token"])).data == BAD_TOKEN
+
+
+def test_delete_user_yes_flag_asks_nothing(app, cli, make_user):
+    make_user("alice")
+    result = cli("delete-user", "alice", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "[y/N]" not in result.output
+    assert find(app, "alice") is None
+
+
+def test_delete_user_frees_the_name_and_email(cli, make_user):
+    make_user("alice", email="alice@example.com")
+    assert cli("delete-user", "alice", "--yes").exit_code == 0
+    make_user("alice", email="alice@example.com")
+
+
+@pytest.mark.parametrize("other", ["none", "deactivated-admin", "plain-user"])
+def test_delete_user_refuses_the_last_active_admin_in_one_line(app, client, cli, make_user, other):
+    root = make_user("root", role=Role.ADMIN)
+    if other == "deactivated-admin":
+        make_user("old-root", role=Role.ADMIN, is_active=False)
+    elif other == "plain-user":
+        make_user("alice")
+    tokens = login(client, root.username)
+    line = assert_one_line_refusal(cli("delete-user", "root", "--yes"))
+    assert "last active admin" in line
+    assert find(app, "root") is not None
+    assert not session_dead(client, tokens)
+
+
+def test_delete_user_removes_an_admin_when_another_active_admin_exists(app, cli, make_user):
+    make_user("root", role=Role.ADMIN)
+    make_user("second", role=Role.ADMIN)
+    assert cli("delete-user", "root", "--yes").exit_code == 0
+    assert find(app, "root") is None
+
+
+def test_delete_user_removes_a_deactivated_admin(app, cli, make_user):
+    make_user("root", role=Role.ADMIN)
+    make_user("old-root", role=Role.ADMIN, is_active=False)
+    assert cli("delete-user", "old-root", "--yes").exit_code == 0
+    assert find(app, "old-root") is None
+
+
+def test_delete_user_audits_deletion_by_the_operator(cli, make_user, caplog):
+    alice = make_user("alice")
+    caplog.set_level(logging.INFO, logger=AUDIT)
+    caplog.clear()
+    assert cli("delete-user", "alice", "--yes").exit_code == 0
+    [line] = audit_lines(caplog)
+    assert (line["event"], line["outcome"], line["user_id"], line["actor"]) == (
+        "deletion",
+        "success",
+        alice.id,
+        "operator",
+    )
+
+
+# --- every account command: an unknown user ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["set-password", "nobody-here", "--password", GOOD_PASSWORD],
+        ["activate", "nobody-here"],
+        ["delete-user", "nobody-here"],
+        ["delete-user", "nobody-here", "--yes"],
+    ],
+    ids=["set-password", "activate", "delete-user", "delete-user-yes"],
+)
+def test_an_unknown_user_is_one_line_and_nothing_is_asked(cli, make_user, args):
+    make_user("alice")
+    result = cli(*args, input="y\n")
+    line = assert_one_line_refusal(result)
+    assert line == "Error: No user named 'nobody-here'."
+    assert "[y/N]" not in result.output

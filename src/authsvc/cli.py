@@ -9,7 +9,6 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from pydantic import TypeAdapter, ValidationError
-from sqlmodel import Session
 
 from authsvc.api.deps import codec as current_codec
 from authsvc.api.deps import hasher as current_hasher
@@ -81,11 +80,14 @@ def _new_password(password: str | None, *, username: str, email: str | None) -> 
     return password
 
 
-def _existing(session: Session, username: str) -> User:
-    user = users.find_by_username(session, username)
-    if user is None:
+def _existing(username: str) -> tuple[int, User]:
+    """The id and row of the user of this name (any case), read and released before anything is
+    asked: no transaction stays open while an operator types."""
+    with session_scope(get_engine()) as session:
+        user = users.find_by_username(session, username)
+    if user is None or user.id is None:
         raise click.ClickException(f"No user named {username!r}.")
-    return user
+    return user.id, user
 
 
 @click.command("set-password")
@@ -94,22 +96,41 @@ def _existing(session: Session, username: str) -> User:
 @click.option("--password", default=None, help="Prompted for (twice, hidden) when not given.")
 def set_password_command(username: str, password: str | None) -> None:
     """Set a user's password (for a user locked out) and end every session they have."""
+    user_id, user = _existing(username)  # before the prompt: a typo costs no typing
+    password = _new_password(password, username=user.username, email=user.email)
     with session_scope(get_engine()) as session:
-        user = _existing(session, username)  # before the prompt: a typo costs no typing
-        password = _new_password(password, username=user.username, email=user.email)
-        assert user.id is not None
-        ended = accounts.set_password(
-            session=session,
-            hasher=current_hasher(),
-            codec=current_codec(),
-            user_id=user.id,
-            new_password=password,
-        )
-        click.echo(f"Password set for {user.username!r}; {ended} sessions ended.")
-        if not user.is_active:
-            click.echo(
-                f"{user.username!r} is deactivated: `flask activate {user.username}` lets them sign in."
+        try:
+            ended = accounts.set_password(
+                session=session,
+                hasher=current_hasher(),
+                codec=current_codec(),
+                user_id=user_id,
+                new_password=password,
             )
+        except AuthError as error:
+            raise click.ClickException(error.detail) from None
+    click.echo(f"Password set for {user.username!r}; {ended} session{'' if ended == 1 else 's'} ended.")
+    if not user.is_active:
+        click.echo(f"{user.username!r} is deactivated: `flask activate {user.username}` lets them sign in.")
+
+
+@click.command("delete-user")
+@with_appcontext
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_user_command(username: str, yes: bool) -> None:
+    """Delete a user and end their sessions (the last active admin cannot be deleted)."""
+    user_id, user = _existing(username)
+    if not yes:
+        click.confirm(
+            f"Delete {user.role} {user.username!r} (id {user.id}) and end their sessions?", abort=True
+        )
+    with session_scope(get_engine()) as session:
+        try:
+            accounts.delete_user_by_operator(session=session, codec=current_codec(), user_id=user_id)
+        except AuthError as error:
+            raise click.ClickException(error.detail) from None
+    click.echo(f"Deleted {user.role} {user.username!r} (id {user.id}).")
 
 
 users_group = AppGroup("users", help="Look at user accounts.")
@@ -169,6 +190,14 @@ def set_role_command(username: str, role: str) -> None:
     _change(username, role=Role(role))
 
 
+@click.command("activate")
+@with_appcontext
+@click.argument("username")
+def activate_command(username: str) -> None:
+    """Reactivate a user: they can sign in again (sessions from before stay ended)."""
+    _change(username, is_active=True)
+
+
 @click.command("deactivate")
 @with_appcontext
 @click.argument("username")
@@ -193,3 +222,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(deactivate_command)
     app.cli.add_command(set_password_command)
     app.cli.add_command(users_group)
+    app.cli.add_command(activate_command)
+    app.cli.add_command(delete_user_command)

@@ -159,6 +159,25 @@ def delete_user(
     audit("deletion", outcome="success", user_id=user_id, client=client, actor_id=actor.id)
 
 
+def delete_user_by_operator(
+    *, session: Session, codec: TokenCodec, user_id: int, client: ClientInfo = NO_CLIENT
+) -> None:
+    """Delete an account from the command line (``flask delete-user``) and end its sessions.
+
+    An operator is no user of the service, so this is not ``delete_user`` with a missing actor: the
+    API's rules about who may delete whom (and a user's own password) never meet a ``None``. The
+    last active admin is protected here as well.
+    """
+    lock_for_write(session)
+    user = get_user(session, user_id)
+    if user.role == Role.ADMIN and user.is_active:
+        _ensure_another_admin(session, user_id)
+    sessions.revoke_all(session=session, codec=codec, user_id=user_id)
+    session.delete(user)
+    session.commit()
+    audit("deletion", outcome="success", user_id=user_id, client=client, actor=OPERATOR)
+
+
 def _ensure_another_admin(session: Session, user_id: int) -> None:
     """Refuse to remove the last active admin, so the service can never lock itself out.
 
