@@ -1,10 +1,13 @@
-"""Operator commands: create-user and prune-tokens (init-db lives with the database)."""
+"""Operator commands: create-user, set-password, users list, set-role, activate, deactivate,
+delete-user and prune-tokens (init-db lives with the database)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from pydantic import TypeAdapter, ValidationError
 
 from authsvc.api.deps import codec as current_codec
@@ -12,7 +15,7 @@ from authsvc.api.deps import hasher as current_hasher
 from authsvc.api.deps import settings as current_settings
 from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import AuthError
-from authsvc.models import Role, utcnow
+from authsvc.models import Role, User, utcnow
 from authsvc.schemas import Email, NewPassword, Username, error_message
 from authsvc.security import PasswordHasher
 from authsvc.services import accounts, maintenance, users
@@ -61,6 +64,110 @@ def create_user_command(username: str, email: str | None, password: str | None, 
     click.echo(f"Created {user.role} {user.username!r} (id {user.id}).")
 
 
+def _new_password(password: str | None, *, username: str, email: str | None) -> str:
+    """The password given or prompted for (twice, hidden), held to the API's shape rules, with a
+    warning (not a refusal: the operator chose it) when it is guessable. A refusal is one line."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        password = _valid(TypeAdapter(NewPassword), password, "password")
+    except click.BadParameter as error:  # one line, without create-user's usage text
+        raise click.ClickException(error.format_message()) from None
+    if problem := password_problem(
+        password, username=username, email=email, min_score=current_settings().password_min_score
+    ):
+        click.echo(f"Warning: {problem}", err=True)
+    return password
+
+
+def _existing(username: str) -> tuple[int, User]:
+    """The id and row of the user of this name (any case), read and released before anything is
+    asked: no transaction stays open while an operator types."""
+    with session_scope(get_engine()) as session:
+        user = users.find_by_username(session, username)
+    if user is None or user.id is None:
+        raise click.ClickException(f"No user named {username!r}.")
+    return user.id, user
+
+
+@click.command("set-password")
+@with_appcontext
+@click.argument("username")
+@click.option("--password", default=None, help="Prompted for (twice, hidden) when not given.")
+def set_password_command(username: str, password: str | None) -> None:
+    """Set a user's password (for a user locked out) and end every session they have."""
+    user_id, user = _existing(username)  # before the prompt: a typo costs no typing
+    password = _new_password(password, username=user.username, email=user.email)
+    with session_scope(get_engine()) as session:
+        try:
+            ended = accounts.set_password(
+                session=session,
+                hasher=current_hasher(),
+                codec=current_codec(),
+                user_id=user_id,
+                new_password=password,
+            )
+        except AuthError as error:
+            raise click.ClickException(error.detail) from None
+    click.echo(f"Password set for {user.username!r}; {ended} session{'' if ended == 1 else 's'} ended.")
+    if not user.is_active:
+        click.echo(f"{user.username!r} is deactivated: `flask activate {user.username}` lets them sign in.")
+
+
+@click.command("delete-user")
+@with_appcontext
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_user_command(username: str, yes: bool) -> None:
+    """Delete a user and end their sessions (the last active admin cannot be deleted)."""
+    user_id, user = _existing(username)
+    if not yes:
+        click.confirm(
+            f"Delete {user.role} {user.username!r} (id {user.id}) and end their sessions?", abort=True
+        )
+    with session_scope(get_engine()) as session:
+        try:
+            accounts.delete_user_by_operator(session=session, codec=current_codec(), user_id=user_id)
+        except AuthError as error:
+            raise click.ClickException(error.detail) from None
+    click.echo(f"Deleted {user.role} {user.username!r} (id {user.id}).")
+
+
+users_group = AppGroup("users", help="Look at user accounts.")
+LISTING = ("id", "username", "email", "role", "active", "created")
+
+
+@users_group.command("list")
+@click.option("--role", type=click.Choice([role.value for role in Role]), help="Only users with this role.")
+@click.option("--inactive", is_flag=True, help="Only deactivated users (the ones `flask activate` is for).")
+def list_users_command(role: str | None, inactive: bool) -> None:
+    """Every user, or those matching the options, in id order, as a table."""
+    where = users.UserFilter(role=role, is_active=False if inactive else None)
+    with session_scope(get_engine()) as session:
+        rows = [
+            (
+                str(user.id),
+                user.username,
+                user.email or "-",
+                user.role,
+                "yes" if user.is_active else "no",
+                iso_utc(user.created_at),
+            )
+            for user in users.list_users(session=session, where=where)
+        ]
+    if not rows:
+        click.echo("No users.")
+        return
+    widths = [max(len(cell) for cell in column) for column in zip(LISTING, *rows, strict=True)]
+    for row in (LISTING, *rows):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def iso_utc(moment: datetime) -> str:
+    """A stored time as ISO 8601 UTC to the second (stored times are UTC, with or without a zone)."""
+    return moment.replace(tzinfo=UTC, microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def _change(username: str, **changes: object) -> None:
     """Apply an account change by username through the same service the API uses."""
     with session_scope(get_engine()) as session:
@@ -81,6 +188,14 @@ def _change(username: str, **changes: object) -> None:
 def set_role_command(username: str, role: str) -> None:
     """Make a user an admin or a plain user (the last active admin cannot be demoted)."""
     _change(username, role=Role(role))
+
+
+@click.command("activate")
+@with_appcontext
+@click.argument("username")
+def activate_command(username: str) -> None:
+    """Reactivate a user: they can sign in again (sessions from before stay ended)."""
+    _change(username, is_active=True)
 
 
 @click.command("deactivate")
@@ -105,3 +220,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(prune_tokens_command)
     app.cli.add_command(set_role_command)
     app.cli.add_command(deactivate_command)
+    app.cli.add_command(set_password_command)
+    app.cli.add_command(users_group)
+    app.cli.add_command(activate_command)
+    app.cli.add_command(delete_user_command)

@@ -88,6 +88,9 @@ class Settings(BaseModel):
     ratelimit_refresh: str = "120/minute"
     trusted_proxies: int = Field(0, ge=0, le=10)
     cors_origins: str = ""
+    list_full_records: bool = False
+    registration: Literal["open", "closed"] = "open"
+    compat_endpoints: bool = True
 
     @field_validator("database_url")
     @classmethod

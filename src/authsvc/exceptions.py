@@ -37,6 +37,13 @@ class NotFound(AuthError):
     detail = "Not found."
 
 
+class RegistrationClosed(AuthError):
+    """Self-service sign-up is off (``FLASK_REGISTRATION=closed``); admins still create accounts."""
+
+    code = "registration_closed"
+    detail = "Registration is closed: ask an administrator for an account."
+
+
 class UsernameTaken(AuthError):
     code = "username_taken"
     detail = "That username is already taken."

@@ -117,6 +117,12 @@ class UserCreate(_Body):
     password: NewPassword
 
 
+class AdminUserCreate(UserCreate):
+    """An admin's new account (``POST /api/users``): registration's fields, and the role to give it."""
+
+    role: Literal["user", "admin"] = "user"
+
+
 class Credentials(_Body):
     model_config = _example(username="ada", password="correct-horse-battery")
 
@@ -163,8 +169,18 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class UserList(RootModel[list[UserOut]]):
-    """The /list/ body: a bare JSON array."""
+class UserPublic(BaseModel):
+    """The part of a user record that /list/ shows a non-admin: no email, no role, no state."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    created_at: datetime
+
+
+class UserList(RootModel[list[UserOut] | list[UserPublic]]):
+    """The /list/ body: a bare JSON array of whole records for an admin, their public part for others."""
 
 
 class TokenPair(BaseModel):

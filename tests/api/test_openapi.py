@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from authsvc.schemas import (
     AccountDeletion,
+    AdminUserCreate,
     Credentials,
     ErrorOut,
     Health,
@@ -57,6 +58,7 @@ OPERATIONS: dict[tuple[str, str], tuple[type[BaseModel] | None, str, type[BaseMo
     ("get", "/api/auth/sessions"): (None, "200", SessionList, True),
     ("delete", "/api/auth/sessions/{session_id}"): (None, "204", None, True),
     ("post", "/api/auth/password"): (PasswordChange, "200", LoginOut, True),
+    ("post", "/api/users"): (AdminUserCreate, "201", UserOut, True),
     ("get", "/api/users/all"): (None, "200", Page, True),
     ("get", "/api/users/{user_id}"): (None, "200", UserOut, True),
     ("patch", "/api/users/{user_id}"): (UserUpdate, "200", UserOut, True),
@@ -67,6 +69,7 @@ WITH_BODY = sorted(key for key, (model, *_) in OPERATIONS.items() if model is no
 # A well-formed body for protected operations that take one, so the request gets as far as the token check.
 SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/auth/password"): {"current_password": PASSWORD, "new_password": "another-horse-battery"},
+    ("post", "/api/users"): {"username": "new", "email": "new@example.com", "password": PASSWORD},
     ("patch", "/api/users/{user_id}"): {},
     ("delete", "/api/users/{user_id}"): {"current_password": PASSWORD},
 }
@@ -294,3 +297,11 @@ def test_index_links_to_the_docs(client):
     links = client.get("/").get_json()["links"]
     assert "/docs" in links.values()
     assert "/openapi.json" in links.values()
+
+
+def test_every_summary_is_one_plain_sentence(spec):
+    """Swagger UI shows the summary as plain text: a docstring's first line must be a whole sentence,
+    without reST backticks (details go below a blank line, in the description)."""
+    for (method, path), operation in operations(spec).items():
+        summary = operation.get("summary", "")
+        assert summary.endswith(".") and "`" not in summary, (method, path, summary)

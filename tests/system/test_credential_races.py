@@ -122,6 +122,20 @@ def test_no_session_started_with_the_old_password_survives_a_change(live, round_
     assert call(base, "POST", "/api/auth/refresh", token=changed.body["refresh_token"]).status == 200
 
 
+def test_no_session_started_with_the_old_password_survives_flask_set_password(live):
+    """An operator's reset (issue 11, item 8) ends the sessions signed in meanwhile, not only the old ones."""
+    base, database_url = live
+    register(base, "locked-out")
+    earlier = sign_in(base, "locked-out")
+    with Attacker(base, "locked-out") as attacker:
+        reset = flask_cli("set-password", "locked-out", "--password", NEW_PASSWORD, database_url=database_url)
+        assert reset.returncode == 0, reset.stderr
+    assert attacker.pairs, "the attack loop never signed in: the test proved nothing"
+    assert set(attacker.statuses) <= {200, 401}, attacker.statuses
+    assert_all_dead(base, [earlier, *attacker.pairs])
+    sign_in(base, "locked-out", NEW_PASSWORD)
+
+
 def test_no_session_started_before_a_deactivation_comes_back_on_reactivation(live):
     base, database_url = live
     created = flask_cli("create-user", "guard", "--password", PASSWORD, "--admin", database_url=database_url)

@@ -61,10 +61,13 @@ def _refresh_token() -> tuple[str, str | None]:
     return token, cookies.csrf_header(settings=settings())
 
 
-@bp.post("/register", responses={201: UserOut, 409: ErrorOut})
+@bp.post("/register", responses={201: UserOut, 403: ErrorOut, 409: ErrorOut})
 @limits.register
 def register(body: UserCreate) -> Response:
-    """Create an account with the user role."""
+    """Create an account with the user role (403 registration_closed when registration is closed).
+
+    With `FLASK_REGISTRATION=closed`, admins create accounts with `POST /api/users` instead.
+    """
     user = users.register(
         session=db(),
         hasher=hasher(),
@@ -72,6 +75,7 @@ def register(body: UserCreate) -> Response:
         password=body.password,
         email=body.email,
         min_score=settings().password_min_score,
+        registration_open=settings().registration == "open",
     )
     return json_response(user_record(user), 201)
 

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
+from flask.blueprints import BlueprintSetupState
 from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.exceptions import NotFound
 
 from authsvc.api import limits
 from authsvc.api.attempts import budgets
-from authsvc.api.deps import client_info, codec, db, hasher, settings
+from authsvc.api.deps import SETTINGS, client_info, codec, db, hasher, settings
 from authsvc.api.errors import COMMON_RESPONSES, NOT_TEXT_ANSWERS, bearer_challenge
 from authsvc.api.guard import current_identity
-from authsvc.api.render import json_array_response, json_response, token_response, user_json
+from authsvc.api.render import (
+    json_array_response,
+    json_response,
+    public_user_json,
+    token_response,
+    user_json,
+)
 from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
+from authsvc.models import Role
 from authsvc.schemas import (
     CompatDetail,
     CompatUnauthorized,
@@ -37,6 +46,32 @@ BAD_LOGIN = {"detail": "Invalid username or password"}
 MISSING_HEADER = {"msg": "Missing Authorization Header"}
 BAD_TOKEN = {"detail": "Invalid username or password."}
 BAD_REFRESH = {"detail": "Token is invalid or expired"}
+PATHS = frozenset({"/token/", "/token/refresh/", "/list/"})
+
+
+@bp.record_once
+def _switch_off(state: BlueprintSetupState) -> None:
+    """``FLASK_COMPAT_ENDPOINTS=false``: these paths answer 404 as if they did not exist, and leave
+    the OpenAPI document.
+
+    The routes stay registered, so ``url_for`` (the index's links) keeps working; instead a hook
+    placed first of all answers 404 for any method on these paths (with or without the trailing
+    slash) before routing's 405 or slash redirect, throttling or body checks could tell them apart
+    from a path that never existed. It runs once the blueprint's paths are in the app's document.
+    """
+    app = state.app
+    if app.extensions[SETTINGS].compat_endpoints:
+        return
+    app.before_request_funcs.setdefault(None, []).insert(0, _not_found)
+    for path in PATHS:
+        app.paths.pop(path, None)  # type: ignore[attr-defined]
+    app.tags[:] = [tag for tag in app.tags if tag.name != bp.name]  # type: ignore[attr-defined]
+    app.tag_names[:] = [name for name in app.tag_names if name != bp.name]  # type: ignore[attr-defined]
+
+
+def _not_found() -> None:
+    if request.path in PATHS or request.path + "/" in PATHS:
+        raise NotFound()
 
 
 def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
@@ -95,11 +130,17 @@ NOT_TEXT_ANSWERS[f"{bp.name}.{refresh_pair.__name__}"] = lambda: unauthorized(
     security=[{"bearer": []}],
 )
 def list_all() -> Response:
-    """Every user, ordered by id, for any signed-in user."""
+    """Every user, ordered by id: whole records for admins, the public part for anyone else.
+
+    With `FLASK_LIST_FULL_RECORDS=true` everyone signed in gets whole records.
+    """
     try:
-        current_identity()
+        # The token check stays one statement: the identity it returns already carries the role.
+        viewer = current_identity().user
     except TokenMissing:
         return unauthorized(MISSING_HEADER, token_presented=False)
     except TokenInvalid:
         return unauthorized(BAD_TOKEN, token_presented=True)
-    return json_array_response(map(user_json, users.iter_users(engine=get_engine())))
+    if viewer.role == Role.ADMIN or settings().list_full_records:
+        return json_array_response(map(user_json, users.iter_users(engine=get_engine())))
+    return json_array_response(map(public_user_json, users.iter_public_users(engine=get_engine())))

@@ -42,6 +42,7 @@ DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
     exc.TokenMissing: 401,
     exc.TokenInvalid: 401,
     exc.Forbidden: 403,
+    exc.RegistrationClosed: 403,
     exc.NotFound: 404,
     exc.UsernameTaken: 409,
     exc.EmailTaken: 409,

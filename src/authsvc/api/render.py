@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from authsvc.models import AuthSession, User
 from authsvc.schemas import SessionOut
-from authsvc.services.users import UserView
+from authsvc.services.users import PublicUserView, UserView
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -81,6 +81,21 @@ def user_json(user: User | UserView) -> str:
     return (
         f'{{"id": {int(user.id)}, "username": {_quote(user.username)}, "email": {email}, '
         f'"role": {_quote(user.role)}, "is_active": {active}, "created_at": "{iso_utc(user.created_at)}"}}'
+    )
+
+
+def public_user_record(user: User | UserView | PublicUserView) -> dict[str, Any]:
+    """The public part of a user record, exactly as ``UserPublic`` would serialise it (a test holds
+    the two equal): what /list/ shows someone who is not an admin."""
+    return {"id": user.id, "username": user.username, "created_at": iso_utc(user.created_at)}
+
+
+def public_user_json(user: User | UserView | PublicUserView) -> str:
+    """``json.dumps(public_user_record(user), ensure_ascii=False)``, written directly like ``user_json``
+    (a test holds them equal): most /list/ callers are not admins, so this is the path that is hot."""
+    return (
+        f'{{"id": {int(user.id)}, "username": {_quote(user.username)}, '
+        f'"created_at": "{iso_utc(user.created_at)}"}}'
     )
 
 

@@ -8,12 +8,21 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
 from authsvc.api.attempts import budgets
-from authsvc.api.deps import client_info, codec, db, hasher
+from authsvc.api.deps import client_info, codec, db, hasher, settings
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity, require_admin
 from authsvc.api.render import json_response, user_record, user_records
 from authsvc.models import Role
-from authsvc.schemas import AccountDeletion, ErrorOut, Page, UserOut, UserPath, UsersQuery, UserUpdate
+from authsvc.schemas import (
+    AccountDeletion,
+    AdminUserCreate,
+    ErrorOut,
+    Page,
+    UserOut,
+    UserPath,
+    UsersQuery,
+    UserUpdate,
+)
 from authsvc.services import accounts, users
 
 bp = APIBlueprint(
@@ -24,6 +33,24 @@ bp = APIBlueprint(
     abp_security=[{"bearer": []}],
     abp_responses={**COMMON_RESPONSES, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
 )
+
+
+@bp.post("", responses={201: UserOut, 409: ErrorOut})
+def create(body: AdminUserCreate) -> Response:
+    """Create an account (admins only, whatever FLASK_REGISTRATION says); role defaults to user."""
+    admin = require_admin()
+    user = users.create_by_admin(
+        session=db(),
+        hasher=hasher(),
+        username=body.username,
+        password=body.password,
+        email=body.email,
+        role=Role(body.role),
+        actor_id=admin.user.id,
+        min_score=settings().password_min_score,
+        client=client_info(),
+    )
+    return json_response(user_record(user), 201)
 
 
 @bp.get("/all", responses={200: Page})

@@ -58,6 +58,33 @@ def _new_credentials(session: Session, user: User) -> None:
     session.refresh(user, ["credentials_version"])
 
 
+OPERATOR = "operator"  # the audit lines' actor for changes made from the command line, not by a user
+
+
+def set_password(
+    *,
+    session: Session,
+    hasher: PasswordHasher,
+    codec: TokenCodec,
+    user_id: int,
+    new_password: str,
+    client: ClientInfo = NO_CLIENT,
+) -> int:
+    """An operator's reset (``flask set-password``) for a user who cannot sign in: no current
+    password is asked, and every session of the user ends, including a sign-in racing the reset (the
+    credentials version moves, as in ``change_password``). The caller has judged the password.
+
+    Returns how many live sessions were revoked.
+    """
+    user = get_user(session, user_id)
+    user.password_hash = hasher.hash(new_password)
+    ended = sessions.revoke_all(session=session, codec=codec, user_id=user_id)
+    _new_credentials(session, user)
+    session.commit()
+    audit("password_reset", outcome="success", user_id=user.id, client=client, actor=OPERATOR)
+    return ended
+
+
 def update_user(
     *,
     session: Session,
@@ -130,6 +157,25 @@ def delete_user(
     session.delete(user)
     session.commit()
     audit("deletion", outcome="success", user_id=user_id, client=client, actor_id=actor.id)
+
+
+def delete_user_by_operator(
+    *, session: Session, codec: TokenCodec, user_id: int, client: ClientInfo = NO_CLIENT
+) -> None:
+    """Delete an account from the command line (``flask delete-user``) and end its sessions.
+
+    An operator is no user of the service, so this is not ``delete_user`` with a missing actor: the
+    API's rules about who may delete whom (and a user's own password) never meet a ``None``. The
+    last active admin is protected here as well.
+    """
+    lock_for_write(session)
+    user = get_user(session, user_id)
+    if user.role == Role.ADMIN and user.is_active:
+        _ensure_another_admin(session, user_id)
+    sessions.revoke_all(session=session, codec=codec, user_id=user_id)
+    session.delete(user)
+    session.commit()
+    audit("deletion", outcome="success", user_id=user_id, client=client, actor=OPERATOR)
 
 
 def _ensure_another_admin(session: Session, user_id: int) -> None:
