@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ from authsvc.api import attempts, compat, cors, demo, deps, docs, errors, gate, 
 from authsvc.api import auth as auth_api
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
-from authsvc.config import ConfigError, Settings
+from authsvc.config import CONFIG_ERROR_STATUS, ConfigError, Settings, report_config_error
 from authsvc.schemas import ErrorOut
 
 SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
@@ -84,8 +83,8 @@ def _settings_from_env() -> Settings:
     try:
         return Settings.from_env().with_instance_secrets()
     except ConfigError as error:
-        print(f"authsvc: configuration error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        report_config_error(error)
+        raise SystemExit(CONFIG_ERROR_STATUS) from None
 
 
 def configure(app: OpenAPI, settings: Settings) -> None:

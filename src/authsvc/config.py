@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import secrets
+import sys
 import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
@@ -28,6 +29,18 @@ SECRET_FIELDS = ("jwt_secret_key", "secret_key")
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+CONFIG_ERROR_STATUS = 2  # the exit status of a process stopped by a bad setting
+
+
+def report_config_error(error: ConfigError) -> None:
+    """Write the error's one line to stderr: the whole report, never a traceback.
+
+    Shared by ``create_app`` and the gunicorn hooks, so an operator reads the same line whichever
+    process found the problem.
+    """
+    print(f"authsvc: configuration error: {error}", file=sys.stderr, flush=True)
 
 
 def default_instance_path() -> Path:
