@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests import commands
+from tests.unit.test_weak_secrets import sample_value
 
 CONFIG_ERROR = "authsvc: configuration error: "
 
@@ -40,3 +41,17 @@ def test_gunicorn_stops_when_a_worker_meets_a_configuration_error(tmp_path: Path
     assert "Traceback" not in result.output, result.output
     assert "Worker failed to boot" in result.output
     assert f"{CONFIG_ERROR}FLASK_JWT_SECRET_KEY:" in result.stderr
+
+
+def test_gunicorn_with_the_samples_secrets_stops_with_one_line(tmp_path: Path):
+    """The placeholders of .env.sample are long enough for the length rule, and publicly known."""
+    jwt_secret = sample_value("FLASK_JWT_SECRET_KEY")
+    flask_secret = sample_value("FLASK_SECRET_KEY")
+    result = commands.gunicorn(
+        tmp_path,
+        FLASK_ENVIRONMENT="production",
+        FLASK_JWT_SECRET_KEY=jwt_secret,
+        FLASK_SECRET_KEY=flask_secret,
+    )
+    assert_stopped_with_one_line(result, "FLASK_JWT_SECRET_KEY")
+    assert jwt_secret not in result.output and flask_secret not in result.output

@@ -21,6 +21,7 @@ from limits import parse_many
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from authsvc import files
+from authsvc.weak_secrets import why_weak
 
 PREFIX = "FLASK_"
 MIN_SECRET_BYTES = 32
@@ -172,13 +173,23 @@ class Settings(BaseModel):
         return settings
 
     def check_secrets(self) -> None:
-        """Production refuses to start on a weak or missing secret instead of signing with it."""
+        """Production refuses to start on a weak or missing secret instead of signing with it.
+
+        A placeholder or a phrase is refused like a short secret: tokens signed with a key someone
+        can guess are tokens anyone can forge. The message never repeats the value.
+        """
         if not self.is_production:
             return
         for field in SECRET_FIELDS:
-            if len(getattr(self, field).encode()) < MIN_SECRET_BYTES:
+            value = getattr(self, field)
+            if len(value.encode()) < MIN_SECRET_BYTES:
                 raise ConfigError(
                     f"{PREFIX}{field.upper()}: must be set to at least {MIN_SECRET_BYTES} bytes in production"
+                )
+            if reason := why_weak(value):
+                raise ConfigError(
+                    f"{PREFIX}{field.upper()}: {reason}, so it is not a random key; make one with "
+                    f"python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
 
     def check_debug(self) -> None:
