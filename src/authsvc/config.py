@@ -100,6 +100,18 @@ class Settings(BaseModel):
     trusted_proxies: int = Field(0, ge=0, le=10)
     cors_origins: str = ""
 
+    @field_validator("instance_path", mode="before")
+    @classmethod
+    def _instance_path_is_absolute(cls, value: object) -> object:
+        """A relative path (the sample's ``./instance``) is taken from the working directory, as a
+        shell would; Flask itself refuses one with a traceback. Empty is refused: it would mean the
+        working directory, whose mode start-up then tightens to 0700."""
+        if isinstance(value, str | Path):
+            if not str(value).strip():
+                raise ValueError("must be a folder path such as ./instance or /var/lib/authsvc, not empty")
+            return Path(os.path.abspath(Path(value).expanduser()))
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _url_has_scheme(cls, value: str) -> str:
