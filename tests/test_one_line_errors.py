@@ -13,6 +13,7 @@ import pytest
 
 from authsvc.config import ConfigError, Settings
 from tests import commands
+from tests.conftest import TEST_DATABASE_URL
 
 # --- a relative FLASK_INSTANCE_PATH (the sample's own ./instance) ---------------------------------
 
@@ -43,3 +44,35 @@ def test_flask_command_with_an_empty_instance_path_exits_with_one_line(tmp_path:
     result = commands.flask(tmp_path, "routes", FLASK_INSTANCE_PATH="")
     commands.assert_one_line_error(result, mentions="FLASK_INSTANCE_PATH")
     assert os.listdir(tmp_path) == []
+
+
+# --- postgres:// and postgresql:// URLs (what hosting platforms hand out) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "mapped"),
+    [
+        ("postgres://app:pw@db.internal:5432/authsvc", "postgresql+psycopg://app:pw@db.internal:5432/authsvc"),
+        ("postgresql://app:pw@db.internal/authsvc?sslmode=require", "postgresql+psycopg://app:pw@db.internal/authsvc?sslmode=require"),
+        ("POSTGRES://app@db/authsvc", "postgresql+psycopg://app@db/authsvc"),
+        ("postgresql+psycopg://app@db/authsvc", "postgresql+psycopg://app@db/authsvc"),
+        ("sqlite:////var/lib/authsvc/db.sqlite3", "sqlite:////var/lib/authsvc/db.sqlite3"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("variable", ["FLASK_DATABASE_URL", "DATABASE_URL"])
+def test_a_plain_postgres_url_is_read_as_psycopg(variable, given, mapped):
+    settings = Settings.from_env({variable: given})
+    assert settings.database_url == settings.sqlalchemy_url == mapped
+
+
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL.startswith("postgresql"), reason="needs TEST_DATABASE_URL=postgresql+psycopg://..."
+)
+@pytest.mark.parametrize(
+    ("variable", "scheme"), [("DATABASE_URL", "postgres"), ("FLASK_DATABASE_URL", "postgresql")]
+)
+def test_flask_db_current_works_with_a_plain_postgres_url(tmp_path: Path, variable, scheme):
+    url = scheme + TEST_DATABASE_URL.removeprefix("postgresql+psycopg")
+    result = commands.flask(tmp_path, "db", "current", **{variable: url})
+    assert result.returncode == 0, result.output
+    assert "Traceback" not in result.output

@@ -26,6 +26,7 @@ from authsvc.weak_secrets import why_weak
 PREFIX = "FLASK_"
 MIN_SECRET_BYTES = 32
 SECRET_FIELDS = ("jwt_secret_key", "secret_key")
+POSTGRES_SCHEME = "postgresql+psycopg"  # the driver this project installs
 
 
 class ConfigError(ValueError):
@@ -115,8 +116,13 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _url_has_scheme(cls, value: str) -> str:
+        """``postgres://`` and ``postgresql://``, what hosting platforms hand out, mean the installed
+        driver: SQLAlchemy knows no ``postgres`` dialect, and would pick a driver itself for the other."""
         if value and "://" not in value:
             raise ValueError("must be a SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://...")
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() in {"postgres", "postgresql"}:
+            return f"{POSTGRES_SCHEME}://{rest}"
         return value
 
     @field_validator(
