@@ -76,3 +76,53 @@ def test_flask_db_current_works_with_a_plain_postgres_url(tmp_path: Path, variab
     result = commands.flask(tmp_path, "db", "current", **{variable: url})
     assert result.returncode == 0, result.output
     assert "Traceback" not in result.output
+
+
+# --- FLASK_RATELIMIT_STORAGE_URI -------------------------------------------------------------------
+
+BAD_STORAGE = {
+    "unknown-scheme": "foo://localhost",
+    "no-scheme": "localhost:6379",
+    "one-slash": "redis:/localhost:6379",
+    "port-not-a-number": "redis://:hunter2pw@localhost:abc/0",
+    "port-out-of-range": "redis://:hunter2pw@localhost:70000/0",
+    "client-not-installed": "memcached://localhost:11211",
+    "async-storage": "async+redis://localhost:6379",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("value", BAD_STORAGE.values(), ids=BAD_STORAGE.keys())
+def test_a_bad_ratelimit_storage_uri_is_one_line_naming_the_variable(value):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"FLASK_RATELIMIT_STORAGE_URI": value})
+    message = str(caught.value)
+    assert message.startswith("FLASK_RATELIMIT_STORAGE_URI:") and "\n" not in message
+    assert "hunter2pw" not in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "memory://",
+        "redis://localhost:6379/0",
+        "rediss://:pw@redis.internal:6380/1",
+        "redis://",
+        "redis+unix:///run/redis/redis.sock",
+        "redis+sentinel://sentinel.internal:26379/mymaster",
+        "redis+cluster://node1:7000,node2:7001",
+    ],
+)
+def test_a_redis_or_memory_storage_uri_is_accepted(value):
+    assert Settings.from_env({"FLASK_RATELIMIT_STORAGE_URI": value}).ratelimit_storage_uri == value
+
+
+@pytest.mark.parametrize("key", ["unknown-scheme", "port-not-a-number", "client-not-installed"])
+def test_flask_command_with_a_bad_ratelimit_storage_uri_exits_with_one_line(tmp_path: Path, key):
+    result = commands.flask(
+        tmp_path,
+        "routes",
+        FLASK_RATELIMIT_STORAGE_URI=BAD_STORAGE[key],
+        FLASK_INSTANCE_PATH=str(tmp_path / "instance"),
+    )
+    commands.assert_one_line_error(result, mentions="FLASK_RATELIMIT_STORAGE_URI", never=("hunter2pw",))

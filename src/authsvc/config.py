@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -27,6 +28,8 @@ PREFIX = "FLASK_"
 MIN_SECRET_BYTES = 32
 SECRET_FIELDS = ("jwt_secret_key", "secret_key")
 POSTGRES_SCHEME = "postgresql+psycopg"  # the driver this project installs
+# Flask-Limiter storages whose client is installed (flask-limiter[redis]); async+ ones never work in Flask.
+STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
 class ConfigError(ValueError):
@@ -138,6 +141,23 @@ class Settings(BaseModel):
             parse_many(value)
         except ValueError:
             raise ValueError("must be a rate such as '5/minute' or '5/minute;100/hour'") from None
+        return value
+
+    @field_validator("ratelimit_storage_uri")
+    @classmethod
+    def _storage_uri_is_usable(cls, value: str) -> str:
+        """Refuse here what Flask-Limiter would refuse with a traceback when the app starts. The
+        message never repeats the URI: a Redis URL can carry a password."""
+        usable = "must be memory:// or a Redis URL such as redis://localhost:6379/0"
+        scheme, separator, _ = value.partition("://")
+        if not separator or scheme.lower() not in STORAGE_SCHEMES:
+            raise ValueError(f"{usable} (also rediss://, redis+unix://, redis+sentinel://, redis+cluster://)")
+        hosts = urlsplit(value).netloc.rpartition("@")[2]
+        try:
+            for host in hosts.split(","):  # sentinel and cluster URLs list several host:port pairs
+                urlsplit(f"//{host}").port  # noqa: B018  (parsing it is the check)
+        except ValueError:
+            raise ValueError(f"{usable}: a port is not a number from 0 to 65535") from None
         return value
 
     @field_validator("cors_origins")
