@@ -11,7 +11,7 @@ from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from authsvc import audit, cli, db, migrate
+from authsvc import audit, cli, cli_group, db, migrate
 from authsvc.api import attempts, compat, cors, demo, deps, docs, errors, gate, headers, limits
 from authsvc.api import auth as auth_api
 from authsvc.api import meta as meta_api
@@ -130,5 +130,6 @@ def register_errorhandlers(app: OpenAPI) -> None:
 
 
 def register_commands(app: OpenAPI) -> None:
+    app.cli = cli_group.OperatorCommands.replacing(app.cli)  # a failing database: one line, not a traceback
     cli.init_app(app)
     migrate.init_app(app)
