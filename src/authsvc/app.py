@@ -111,8 +111,9 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
     limits.init_app(app, settings)
     attempts.init_app(app, settings)
     cors.init_app(app, settings)  # only the listed origins may read responses and send cookies
-    if db.get_engine(app).dialect.name == "sqlite":
-        # The no-configuration path: a SQLite file that is migrated to the newest schema on start.
+    if db.get_engine(app).dialect.name == "sqlite" and migrate.serving():
+        # The no-configuration path: a SQLite file that is migrated to the newest schema when served
+        # (never by a command: `flask db downgrade` must stay down).
         migrate.upgrade_on_start(db.get_engine(app), settings.instance_path)
 
 
