@@ -52,8 +52,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "environment": "testing",
         "instance_path": tmp_path / "instance",
         "database_url": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite3'}",
-        "jwt_secret_key": "test-jwt-secret-0123456789abcdef0123456789",
-        "secret_key": "test-flask-secret-0123456789abcdef012345678",
+        # Random-looking, so that environment="production" gets secrets production would accept.
+        "jwt_secret_key": "Hq3xV8kLz2RmW7tPc5NbJ9sYf4GdK1aE6uQw0iTo",
+        "secret_key": "nB4vX9qLp2ZkR7mWc5TsJ8yHf3GdE1aU6oKi0zQe",
         "bcrypt_rounds": 4,
         "ratelimit_enabled": False,  # throttling has its own tests; elsewhere it would only add noise
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -12,12 +11,12 @@ from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from authsvc import audit, cli, db, migrate
+from authsvc import audit, cli, cli_group, db, migrate
 from authsvc.api import attempts, compat, cors, demo, deps, docs, errors, gate, headers, limits
 from authsvc.api import auth as auth_api
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
-from authsvc.config import VERSION, ConfigError, Settings
+from authsvc.config import CONFIG_ERROR_STATUS, VERSION, ConfigError, Settings, report_config_error
 from authsvc.schemas import ErrorOut
 
 SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
@@ -84,8 +83,8 @@ def _settings_from_env() -> Settings:
     try:
         return Settings.from_env().with_instance_secrets()
     except ConfigError as error:
-        print(f"authsvc: configuration error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        report_config_error(error)
+        raise SystemExit(CONFIG_ERROR_STATUS) from None
 
 
 def configure(app: OpenAPI, settings: Settings) -> None:
@@ -112,8 +111,9 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
     limits.init_app(app, settings)
     attempts.init_app(app, settings)
     cors.init_app(app, settings)  # only the listed origins may read responses and send cookies
-    if db.get_engine(app).dialect.name == "sqlite":
-        # The no-configuration path: a SQLite file that is migrated to the newest schema on start.
+    if db.get_engine(app).dialect.name == "sqlite" and migrate.serving():
+        # The no-configuration path: a SQLite file that is migrated to the newest schema when served
+        # (never by a command: `flask db downgrade` must stay down).
         migrate.upgrade_on_start(db.get_engine(app), settings.instance_path)
 
 
@@ -131,5 +131,6 @@ def register_errorhandlers(app: OpenAPI) -> None:
 
 
 def register_commands(app: OpenAPI) -> None:
+    app.cli = cli_group.OperatorCommands.replacing(app.cli)  # a failing database: one line, not a traceback
     cli.init_app(app)
     migrate.init_app(app)

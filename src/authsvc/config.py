@@ -10,27 +10,45 @@ import ipaddress
 import os
 import re
 import secrets
+import sys
 import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from authsvc import files
+from authsvc.weak_secrets import why_weak
 
 # The one place the version is read: the installed package's metadata (pyproject.toml's version).
 VERSION = version("authsvc")
 PREFIX = "FLASK_"
 MIN_SECRET_BYTES = 32
 SECRET_FIELDS = ("jwt_secret_key", "secret_key")
+POSTGRES_SCHEME = "postgresql+psycopg"  # the driver this project installs
+# Flask-Limiter storages whose client is installed (flask-limiter[redis]); async+ ones never work in Flask.
+STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+CONFIG_ERROR_STATUS = 2  # the exit status of a process stopped by a bad setting
+
+
+def report_config_error(error: ConfigError) -> None:
+    """Write the error's one line to stderr: the whole report, never a traceback.
+
+    Shared by ``create_app`` and the gunicorn hooks, so an operator reads the same line whichever
+    process found the problem.
+    """
+    print(f"authsvc: configuration error: {error}", file=sys.stderr, flush=True)
 
 
 def default_instance_path() -> Path:
@@ -92,11 +110,28 @@ class Settings(BaseModel):
     registration: Literal["open", "closed"] = "open"
     compat_endpoints: bool = True
 
+    @field_validator("instance_path", mode="before")
+    @classmethod
+    def _instance_path_is_absolute(cls, value: object) -> object:
+        """A relative path (the sample's ``./instance``) is taken from the working directory, as a
+        shell would; Flask itself refuses one with a traceback. Empty is refused: it would mean the
+        working directory, whose mode start-up then tightens to 0700."""
+        if isinstance(value, str | Path):
+            if not str(value).strip():
+                raise ValueError("must be a folder path such as ./instance or /var/lib/authsvc, not empty")
+            return Path(os.path.abspath(Path(value).expanduser()))
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _url_has_scheme(cls, value: str) -> str:
+        """``postgres://`` and ``postgresql://``, what hosting platforms hand out, mean the installed
+        driver: SQLAlchemy knows no ``postgres`` dialect, and would pick a driver itself for the other."""
         if value and "://" not in value:
             raise ValueError("must be a SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://...")
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() in {"postgres", "postgresql"}:
+            return f"{POSTGRES_SCHEME}://{rest}"
         return value
 
     @field_validator(
@@ -112,6 +147,23 @@ class Settings(BaseModel):
             parse_many(value)
         except ValueError:
             raise ValueError("must be a rate such as '5/minute' or '5/minute;100/hour'") from None
+        return value
+
+    @field_validator("ratelimit_storage_uri")
+    @classmethod
+    def _storage_uri_is_usable(cls, value: str) -> str:
+        """Refuse here what Flask-Limiter would refuse with a traceback when the app starts. The
+        message never repeats the URI: a Redis URL can carry a password."""
+        usable = "must be memory:// or a Redis URL such as redis://localhost:6379/0"
+        scheme, separator, _ = value.partition("://")
+        if not separator or scheme.lower() not in STORAGE_SCHEMES:
+            raise ValueError(f"{usable} (also rediss://, redis+unix://, redis+sentinel://, redis+cluster://)")
+        hosts = urlsplit(value).netloc.rpartition("@")[2]
+        try:
+            for host in hosts.split(","):  # sentinel and cluster URLs list several host:port pairs
+                urlsplit(f"//{host}").port  # noqa: B018  (parsing it is the check)
+        except ValueError:
+            raise ValueError(f"{usable}: a port is not a number from 0 to 65535") from None
         return value
 
     @field_validator("cors_origins")
@@ -165,13 +217,23 @@ class Settings(BaseModel):
         return settings
 
     def check_secrets(self) -> None:
-        """Production refuses to start on a weak or missing secret instead of signing with it."""
+        """Production refuses to start on a weak or missing secret instead of signing with it.
+
+        A placeholder or a phrase is refused like a short secret: tokens signed with a key someone
+        can guess are tokens anyone can forge. The message never repeats the value.
+        """
         if not self.is_production:
             return
         for field in SECRET_FIELDS:
-            if len(getattr(self, field).encode()) < MIN_SECRET_BYTES:
+            value = getattr(self, field)
+            if len(value.encode()) < MIN_SECRET_BYTES:
                 raise ConfigError(
                     f"{PREFIX}{field.upper()}: must be set to at least {MIN_SECRET_BYTES} bytes in production"
+                )
+            if reason := why_weak(value):
+                raise ConfigError(
+                    f"{PREFIX}{field.upper()}: {reason}, so it is not a random key; make one with "
+                    f"python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
 
     def check_debug(self) -> None:

@@ -6,6 +6,11 @@ Every value can be overridden on the command line or with ``GUNICORN_CMD_ARGS``.
 import multiprocessing
 import os
 
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+
+from authsvc.config import CONFIG_ERROR_STATUS, ConfigError, Settings, report_config_error
+
 bind = os.environ.get("AUTHSVC_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
@@ -23,3 +28,37 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No runtime control socket: several instances may share a host, and nothing here needs it.
 control_socket_disable = True
+
+
+def on_starting(server: Arbiter) -> None:
+    """Check the settings once in the master, before any socket is bound or worker forked.
+
+    Left to the workers, a bad setting stops each of them, and gunicorn forks replacements forever
+    while the port stays open. Only the environment is read here: the instance folder's generated
+    secrets are the workers' to make (they may run as another user).
+    """
+    try:
+        Settings.from_env()
+    except ConfigError as error:
+        report_config_error(error)
+        server.halt(reason="configuration error", exit_status=CONFIG_ERROR_STATUS)
+
+
+def post_fork(server: Arbiter, worker: Worker) -> None:
+    """Make a worker whose app stops on a configuration error exit with gunicorn's boot-error status.
+
+    ``create_app`` exits with status 2, which gunicorn reads as an ordinary crash and answers with a
+    new worker; ``WORKER_BOOT_ERROR`` halts the whole server instead. This covers what only a worker
+    can find (an emptied kept secret, a setting changed before a reload).
+    """
+    load_wsgi = worker.load_wsgi
+
+    def load_wsgi_or_halt() -> None:
+        try:
+            load_wsgi()
+        except SystemExit as stop:
+            if stop.code == CONFIG_ERROR_STATUS:
+                raise SystemExit(Arbiter.WORKER_BOOT_ERROR) from None
+            raise
+
+    worker.load_wsgi = load_wsgi_or_halt  # type: ignore[method-assign]

@@ -11,7 +11,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, run_command, with_appcontext
 from sqlalchemy import Engine
 
 from authsvc import files
@@ -49,6 +49,18 @@ def upgrade_on_start(engine: Engine, lock_dir: Path) -> None:
             upgrade(engine)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def serving() -> bool:
+    """Is the app being made to serve requests, and so allowed to migrate a SQLite file by itself?
+
+    Under the ``flask`` command only ``flask run`` serves: every other command, ``flask db ...`` above
+    all, must find the database as it is (a downgrade would otherwise be undone by the next command
+    before it ran). Outside the ``flask`` command there is no click context: gunicorn or another WSGI
+    server, or a test calling ``create_app``, and the app is made to serve.
+    """
+    context = click.get_current_context(silent=True)
+    return context is None or context.command is run_command
 
 
 def downgrade(engine: Engine, revision: str) -> None:

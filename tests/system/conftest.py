@@ -31,7 +31,9 @@ needs_postgres = pytest.mark.skipif(
     reason="needs PostgreSQL shared by several processes: set TEST_DATABASE_URL=postgresql+psycopg://...",
 )
 
-SECRET = "system-test-jwt-secret-0123456789abcdef012345"
+# Random-looking: production refuses a secret with a well-known word or a run such as 0123456789.
+SECRET = "p5vhs2l7KXUWVdspBTqfdPO79JFcOPhTTkgNfi_KqSs"
+FLASK_SECRET = "hLLc1VVukJi_FedP1TZlfxkmi0VO5M-pBCCo6fBlYCo"
 
 
 @dataclass
@@ -85,7 +87,7 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         FLASK_ENVIRONMENT="production",
         FLASK_DATABASE_URL=database_url,
         FLASK_JWT_SECRET_KEY=SECRET,
-        FLASK_SECRET_KEY=SECRET + "-flask",
+        FLASK_SECRET_KEY=FLASK_SECRET,
         FLASK_BCRYPT_ROUNDS="4",
     )
     env.update(extra)

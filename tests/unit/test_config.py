@@ -10,7 +10,7 @@ import pytest
 from authsvc import create_app
 from authsvc.config import MIN_SECRET_BYTES, ConfigError, Settings
 
-STRONG = "s" * MIN_SECRET_BYTES
+STRONG = "_M65BT2jP0Uv3ANPZ7wgU9-0HMEihgsL"  # 32 random-looking bytes: production refuses "s" * 32
 
 
 def test_defaults():
@@ -254,7 +254,9 @@ def test_production_refuses_missing_or_short_secrets(env, named):
 
 
 @pytest.mark.parametrize(
-    "secret", [STRONG, "x" * 64, "é" * 16], ids=["32-bytes", "64-bytes", "16-chars-32-bytes"]
+    "secret",
+    [STRONG, "p5vhs2l7KXUWVdspBTqfdPO79JFcOPhTTkgNfi_KqSsBCCo6fBlYCoISonkK7RRq", "ψЖёΩщЛдЪλФюδЬπЯз"],
+    ids=["32-bytes", "64-bytes", "16-chars-32-bytes"],
 )
 def test_production_accepts_32_byte_secrets(secret):
     settings = Settings.from_env(

@@ -18,7 +18,7 @@ from authsvc import create_app
 from authsvc.config import ConfigError, Settings
 from tests.conftest import make_settings
 
-STRONG = "s" * 32
+STRONG = "_M65BT2jP0Uv3ANPZ7wgU9-0HMEihgsL"  # random-looking: production refuses a patterned secret
 PRODUCTION = {"FLASK_ENVIRONMENT": "production", "FLASK_JWT_SECRET_KEY": STRONG, "FLASK_SECRET_KEY": STRONG}
 ON = ["1", "true", "True", "yes", "on", "off", "2", " 0"]  # "off" and " 0" are on for Flask's CLI too
 OFF = ["", "0", "false", "FALSE", "no", "No"]
