@@ -11,10 +11,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,25 @@ def call(
     except urllib.error.HTTPError as error:
         raw, status, headers = error.read(), error.code, dict(error.headers)
     return Reply(status, json.loads(raw) if raw else None, headers)
+
+
+def at_once(*calls: Callable[[], Reply], timeout: float = 90) -> list[Reply]:
+    """Run the calls in threads released together by a barrier: real parallel requests."""
+    barrier = threading.Barrier(len(calls))
+    replies: list[Reply | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        replies[index] = calls[index]()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    done = [reply for reply in replies if reply is not None]
+    assert len(done) == len(calls), "a request never finished"
+    return done
 
 
 def free_port() -> int:

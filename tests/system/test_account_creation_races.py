@@ -7,14 +7,13 @@ username (or one email) gets 201, every other gets 409 with the code saying whic
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.system.conftest import Reply, call, database_for_servers, flask_cli, running_servers
+from tests.system.conftest import Reply, at_once, call, database_for_servers, flask_cli, running_servers
 
 BURST = 20
 
@@ -38,21 +37,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
 
 
 def burst(base: str, token: str, bodies: list[dict[str, str]]) -> list[Reply]:
-    """Send every body at once: threads released together by a barrier."""
-    barrier = threading.Barrier(len(bodies))
-    replies: list[Reply | None] = [None] * len(bodies)
-
-    def send(index: int) -> None:
-        barrier.wait()
-        replies[index] = call(base, "POST", "/api/users", json_body=bodies[index], token=token, timeout=60)
-
-    threads = [threading.Thread(target=send, args=(index,)) for index in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
-    assert all(reply is not None for reply in replies)
-    return replies  # type: ignore[return-value]
+    """Send every body at once."""
+    return at_once(
+        *(
+            lambda body=body: call(base, "POST", "/api/users", json_body=body, token=token, timeout=60)
+            for body in bodies
+        )
+    )
 
 
 def outcomes(replies: list[Reply]) -> list[tuple[int, str | None]]:

@@ -7,14 +7,13 @@ write must be serialised some other way.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.system.conftest import Reply, call, database_for_servers, flask_cli, running_servers
+from tests.system.conftest import Reply, at_once, call, database_for_servers, flask_cli, running_servers
 
 ROUNDS = 6
 
@@ -23,24 +22,6 @@ def sign_in(base: str, username: str) -> dict:
     reply = call(base, "POST", "/api/auth/login", json_body={"username": username, "password": PASSWORD})
     assert reply.status == 200, reply.body
     return reply.body
-
-
-def at_once(*calls: Callable[[], Reply]) -> list[Reply]:
-    """Run the calls in threads released together by a barrier."""
-    barrier = threading.Barrier(len(calls))
-    replies: list[Reply | None] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        replies[index] = calls[index]()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert all(reply is not None for reply in replies)
-    return replies  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("action", ["demote", "delete"])
