@@ -63,7 +63,7 @@ def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> F
 
 
 def gunicorn(tmp_path: Path, timeout: float = 10, **env: str) -> Finished:
-    """The production command of the README, on a free port of 127.0.0.1."""
+    """The production command of docs/deployment.md, on a free port of 127.0.0.1."""
     command = [
         sys.executable, "-m", "gunicorn", "-c", "python:authsvc.gunicorn_conf",
         "-b", f"127.0.0.1:{free_port()}", "authsvc:create_app()",

@@ -152,7 +152,7 @@ def make_user(app: Flask) -> Callable[..., User]:
 
 
 def assert_error(response, status: int, code: str) -> dict[str, Any]:
-    """API.md section 2's one error shape: detail and code, plus ``errors`` on validation failures."""
+    """docs/api.md's one error shape: detail and code, plus ``errors`` on validation failures."""
     assert response.status_code == status, response.data
     assert response.mimetype == "application/json"
     body = response.get_json()

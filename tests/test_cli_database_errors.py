@@ -25,7 +25,7 @@ PASSWORD = "hunter2pw"
 CLOSED_PORT = f"postgresql+psycopg://authsvc:{PASSWORD}@127.0.0.1:1/authsvc"
 MASKED = "postgresql+psycopg://authsvc:***@127.0.0.1:1/authsvc"
 # Every command the app registers, with arguments that reach the database. A new command needs a row:
-# API.md section 4 promises one line for every command.
+# docs/operations.md promises one line for every command.
 EVERY_COMMAND = {
     "init-db": ["init-db"],
     "db current": ["db", "current"],

@@ -1,7 +1,7 @@
 """Only serving the app migrates a SQLite file by itself; ``flask db ...`` and other commands never do.
 
 Migrating on every start, commands included, made ``flask db downgrade`` a no-op: the next command
-upgraded the file straight back to head before it ran (API.md section 4).
+upgraded the file straight back to head before it ran (docs/operations.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 gunicorn restarts a worker that exits with an ordinary error, so a configuration error in every
 worker used to mean a server that listens, never answers, and prints the same line dozens of times
-a second. These run the README's production command itself.
+a second. These run docs/deployment.md's production command itself.
 """
 
 from __future__ import annotations

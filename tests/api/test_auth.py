@@ -1,4 +1,4 @@
-"""API.md section 2, ``/api/auth``: register, login, whoami, refresh and logout."""
+"""docs/api.md, ``/api/auth``: register, login, whoami, refresh and logout."""
 
 from __future__ import annotations
 

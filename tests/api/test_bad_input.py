@@ -1,6 +1,6 @@
 """Malformed input across the body-taking endpoints, unknown routes and wrong methods.
 
-Every case: a 4xx equal to the expected status, a JSON body in API.md's error shape (or the exact
+Every case: a 4xx equal to the expected status, a JSON body in docs/api.md's error shape (or the exact
 section 1 body on ``/token/`` and ``/token/refresh/``), and the password sent never echoed back.
 """
 

@@ -1,4 +1,4 @@
-"""API.md section 1: exact bodies, byte for byte."""
+"""docs/api.md (the compatibility contract): exact bodies, byte for byte."""
 
 from __future__ import annotations
 

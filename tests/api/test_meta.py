@@ -1,4 +1,4 @@
-"""API.md section 2: ``GET /`` and ``GET /health``, including a database that cannot be reached."""
+"""docs/api.md: ``GET /`` and ``GET /health``, including a database that cannot be reached."""
 
 from __future__ import annotations
 

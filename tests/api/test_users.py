@@ -1,4 +1,4 @@
-"""API.md section 2, ``/api/users``: the admin listing and single user records."""
+"""docs/api.md, ``/api/users``: the admin listing and single user records."""
 
 from __future__ import annotations
 

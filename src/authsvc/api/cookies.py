@@ -43,7 +43,7 @@ ALL_NAMES = (*SECURE_NAMES, *LOCAL_NAMES)
 
 
 def _secure(settings: Settings) -> bool:
-    """``Secure`` always, except plain-http localhost in development (README says so)."""
+    """``Secure`` always, except plain-http localhost in development (docs/spa.md says so)."""
     host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     return not (settings.environment == "development" and not request.is_secure and host in LOCAL_HOSTS)
 

@@ -1,4 +1,4 @@
-// The SPA flow of authsvc's README, in plain JavaScript.
+// The SPA flow of docs/spa.md, in plain JavaScript.
 // - Sign in with {"cookie": true}: the access token comes back in the body and is kept in memory only;
 //   the refresh token is set as an HttpOnly cookie (path /api/auth) that this script can never read.
 // - Shortly before the access token expires, POST /api/auth/refresh with the CSRF
