@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, MetaData, create_engine, text
@@ -24,8 +25,7 @@ from authsvc.db import get_engine, session_scope
 from authsvc.models import Role, User
 from authsvc.security import PasswordHasher
 from authsvc.services import users
-
-PASSWORD = "correct-horse-battery"
+from tests.helpers import PASSWORD, Api
 
 
 def _private_schema_url(url: str) -> str:
@@ -116,6 +116,21 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
+@pytest.fixture
+def cli(app: Flask, runner: FlaskCliRunner) -> Callable[..., Result]:
+    """Run a command through the ``runner`` fixture the way ``flask <command>`` runs it.
+
+    ``flask`` (FlaskGroup) pushes an app context before any command runs; ``app.cli``, which the
+    test runner invokes, does not, and these commands are plain click commands, so push one here.
+    """
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        with app.app_context():
+            return runner.invoke(args=list(args), input=input)
+
+    return invoke
+
+
 def unique_name(prefix: str = "user") -> str:
     return f"{prefix}{next(_names)}"
 
@@ -162,15 +177,15 @@ def assert_error(response, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
     """Sign in through /api/auth/login and return its body (access_token, refresh_token, ...)."""
-    response = client.post("/api/auth/login", json={"username": username, "password": password})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    return Api(client).sign_in(username, password)
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Api:
+    """The test client behind the calls most tests make (tests/helpers.py)."""
+    return Api(client)
 
 
 @pytest.fixture

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from click.testing import Result
-from flask import Flask
-from flask.testing import FlaskCliRunner
 from sqlalchemy import MetaData, inspect
 from sqlmodel import select
 
@@ -18,38 +15,8 @@ from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import InvalidCredentials
 from authsvc.models import AuthSession, BlockKind, Role, TokenBlocklist, User, utcnow
 from authsvc.security import PasswordHasher
-from authsvc.services import auth, blocklist, sessions, users
-from tests.conftest import PASSWORD
-
-GOOD_PASSWORD = "tangerine-lighthouse-42"
-
-
-def find(app: Flask, username: str) -> User | None:
-    with app.app_context(), session_scope(get_engine(app)) as session:
-        return users.find_by_username(session, username)
-
-
-def password_works(app: Flask, username: str, password: str) -> bool:
-    user = find(app, username)
-    return user is not None and PasswordHasher(4).verify(password, user.password_hash)
-
-
-Invoke = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(app: Flask, runner: FlaskCliRunner) -> Invoke:
-    """Run a command through the ``runner`` fixture the way ``flask <command>`` runs it.
-
-    ``flask`` (FlaskGroup) pushes an app context before any command runs; ``app.cli``, which the
-    test runner invokes, does not, and these commands are plain click commands, so push one here.
-    """
-
-    def invoke(*args: str, input: str | None = None) -> Result:
-        with app.app_context():
-            return runner.invoke(args=list(args), input=input)
-
-    return invoke
+from authsvc.services import auth, blocklist, sessions
+from tests.helpers import GOOD_PASSWORD, PASSWORD, Invoke, find, password_works
 
 
 def create(

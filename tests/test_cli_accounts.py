@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 
 import pytest
 from click.testing import Result
-from flask import Flask
-from flask.testing import FlaskCliRunner
 from sqlmodel import Session
 
 from authsvc.api.deps import CODEC
@@ -22,22 +20,10 @@ from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials
 from authsvc.models import Role, User, utcnow
 from authsvc.services import sessions
-from tests.conftest import PASSWORD, bearer, login
-from tests.test_cli import GOOD_PASSWORD, Invoke, find, password_works
+from tests.conftest import login
+from tests.helpers import BAD_TOKEN, GOOD_PASSWORD, PASSWORD, bearer, find, password_works
 
 AUDIT = "authsvc.audit"
-BAD_TOKEN = b'{"detail": "Invalid username or password."}'
-
-
-@pytest.fixture
-def cli(app: Flask, runner: FlaskCliRunner) -> Invoke:
-    """A command run as ``flask <command>`` runs it (FlaskGroup pushes an app context first)."""
-
-    def invoke(*args: str, input: str | None = None) -> Result:
-        with app.app_context():
-            return runner.invoke(args=list(args), input=input)
-
-    return invoke
 
 
 def assert_one_line_refusal(result: Result) -> str:
@@ -196,7 +182,7 @@ def table(result: Result) -> list[list[str]]:
 
 
 @pytest.fixture
-def directory(make_user) -> dict[str, User]:
+def known_users(make_user) -> dict[str, User]:
     return {
         "root": make_user("root", role=Role.ADMIN, email="root@example.com"),
         "alice": make_user("alice", email="alice@example.com"),
@@ -206,10 +192,10 @@ def directory(make_user) -> dict[str, User]:
     }
 
 
-def test_users_list_shows_every_user_in_id_order(cli, directory):
+def test_users_list_shows_every_user_in_id_order(cli, known_users):
     rows = table(cli("users", "list"))
-    assert [row[1] for row in rows] == list(directory)
-    root = directory["root"]
+    assert [row[1] for row in rows] == list(known_users)
+    root = known_users["root"]
     assert rows[0][:5] == [str(root.id), "root", "root@example.com", "admin", "yes"]
     assert rows[3][3:5] == ["user", "no"]
     created = datetime.fromisoformat(rows[0][5])
@@ -233,7 +219,7 @@ def test_users_list_shows_a_missing_email_as_a_dash(app, cli, runner):
     ],
     ids=["admins", "users", "inactive", "inactive-admins"],
 )
-def test_users_list_filters(cli, directory, args, expected):
+def test_users_list_filters(cli, known_users, args, expected):
     assert [row[1] for row in table(cli("users", "list", *args))] == expected
 
 

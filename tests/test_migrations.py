@@ -13,7 +13,8 @@ from sqlmodel import Session, SQLModel, select
 from authsvc import migrate
 from authsvc.db import get_engine, make_engine
 from authsvc.models import BlockKind, TokenBlocklist, User, utcnow
-from tests.conftest import PASSWORD, bearer, login, reset_schema
+from tests.conftest import login, reset_schema
+from tests.helpers import PASSWORD, bearer
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests import commands
-from tests.unit.test_weak_secrets import sample_value
+from tests.helpers import sample_value
 
 CONFIG_ERROR = "authsvc: configuration error: "
 

@@ -9,12 +9,10 @@ from sqlmodel import Session, select
 
 from authsvc.db import get_engine
 from authsvc.models import AuthSession, Role, User, utcnow
-from tests.conftest import PASSWORD, assert_error, bearer, login
+from tests.conftest import assert_error, login
+from tests.helpers import BAD_LOGIN, BAD_REFRESH, BAD_TOKEN, PASSWORD, bearer
 
 RECORD_KEYS = {"id", "username", "email", "role", "is_active", "created_at"}
-BAD_LOGIN = b'{"detail": "Invalid username or password"}'
-BAD_TOKEN = b'{"detail": "Invalid username or password."}'
-BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
 
 
 def patch(client, token, user_id, body):
@@ -111,7 +109,7 @@ def test_deactivation_revokes_every_session_at_once(client, make_user, admin_tok
     for tokens in sessions:
         response = client.get("/list/", headers=bearer(tokens["access_token"]))
         assert response.status_code == 401
-        assert response.data == b'{"detail": "Invalid username or password."}'
+        assert response.data == BAD_TOKEN
     for tokens in sessions:
         assert_tokens_dead(client, tokens)
     sign_in_fails(client, user.username)
@@ -533,17 +531,6 @@ def test_listing_filters_are_for_admins_only(client, user_tokens):
 
 
 # --- flask set-role / flask deactivate --------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(app, runner):
-    """Invoke a command as ``flask`` does: FlaskGroup pushes an app context, ``app.cli`` alone does not."""
-
-    def invoke(*args):
-        with app.app_context():
-            return runner.invoke(args=list(args))
-
-    return invoke
 
 
 def test_cli_set_role_promotes_and_demotes(client, cli, make_user):

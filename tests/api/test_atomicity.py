@@ -8,7 +8,8 @@ from sqlmodel import Session, func, select
 
 from authsvc.db import get_engine
 from authsvc.models import AuthSession, TokenBlocklist, User
-from tests.conftest import PASSWORD, bearer, login
+from tests.conftest import login
+from tests.helpers import PASSWORD, bearer
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from authsvc.db import get_engine
 from authsvc.models import Role, User, utcnow
-from tests.conftest import PASSWORD, bearer, login
+from tests.conftest import login
+from tests.helpers import PASSWORD, bearer
 
 AUDIT = "authsvc.audit"
 KEYS = {"event", "user_id", "session_id", "ip", "outcome", "time"}

@@ -12,13 +12,12 @@ from sqlmodel import Session
 from authsvc.db import get_engine
 from authsvc.models import User, utcnow
 from authsvc.security import TokenCodec
-from tests.conftest import PASSWORD, assert_error, bearer, build_app, login, make_settings, unique_name
+from tests.conftest import assert_error, build_app, login, make_settings, unique_name
+from tests.helpers import BAD_REFRESH, BAD_TOKEN, PASSWORD, bearer
 
 RECORD_KEYS = {"id", "username", "email", "role", "is_active", "created_at"}
 LOGIN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
 LOGOUT_BODY = {"message": "Signed out", "scope": "local", "revoked_sessions": 1}
-BAD_TOKEN = b'{"detail": "Invalid username or password."}'
-BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
 CLAIMS = {"sub", "jti", "iat", "nbf", "exp", "type", "sid", "iss", "aud"}
 
 

@@ -10,11 +10,13 @@ import json
 
 import pytest
 
+from tests.helpers import BAD_LOGIN, BAD_REFRESH
+
 SECRET = "Zq9-never-echo-this"  # the password every case sends; it must not come back
 MIB = 1024 * 1024
 COMPAT_401 = {
-    "/token/": b'{"detail": "Invalid username or password"}',
-    "/token/refresh/": b'{"detail": "Token is invalid or expired"}',
+    "/token/": BAD_LOGIN,
+    "/token/refresh/": BAD_REFRESH,
 }
 
 TOKEN, REFRESH, REGISTER, LOGIN = "/token/", "/token/refresh/", "/api/auth/register", "/api/auth/login"

@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from authsvc.models import Role
-from tests.conftest import PASSWORD, bearer, login
+from tests.conftest import login
+from tests.helpers import PASSWORD, bearer
 
 AUDIT = "authsvc.audit"
 # Outcomes that say nothing changed: a failure audit before the commit is the truth.
@@ -100,7 +101,7 @@ ACTIONS: dict[str, Action] = {
 
 
 @pytest.fixture
-def world(client, make_user) -> dict[str, Any]:
+def commit_world(client, make_user) -> dict[str, Any]:
     user = make_user()
     admin = make_user(role=Role.ADMIN)
     tokens = login(client, user.username)
@@ -109,14 +110,16 @@ def world(client, make_user) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("action", list(ACTIONS))
-def test_a_failed_commit_leaves_no_audit_line_claiming_success(client, world, caplog, monkeypatch, action):
+def test_a_failed_commit_leaves_no_audit_line_claiming_success(
+    client, commit_world, caplog, monkeypatch, action
+):
     def commit(self: Session) -> None:
         raise OperationalError("COMMIT", {}, Exception("connection lost"))
 
     caplog.set_level(logging.INFO, logger=AUDIT)
     caplog.clear()
     monkeypatch.setattr(Session, "commit", commit)
-    response = ACTIONS[action](client, world)
+    response = ACTIONS[action](client, commit_world)
     monkeypatch.undo()
     assert response.status_code == 503, response.data
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == AUDIT]
@@ -125,11 +128,11 @@ def test_a_failed_commit_leaves_no_audit_line_claiming_success(client, world, ca
 
 
 @pytest.mark.parametrize("action", list(ACTIONS))
-def test_the_same_actions_audit_once_they_commit(client, world, caplog, action):
+def test_the_same_actions_audit_once_they_commit(client, commit_world, caplog, action):
     """The control: without the failure each action does write its line, so the test above can fail."""
     caplog.set_level(logging.INFO, logger=AUDIT)
     caplog.clear()
-    response = ACTIONS[action](client, world)
+    response = ACTIONS[action](client, commit_world)
     assert response.status_code < 300, response.data
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == AUDIT]
     if action not in {"register", "email-change"}:  # neither is a security event with an audit line

@@ -9,15 +9,11 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from authsvc.config import Settings
 from authsvc.models import Role
-from tests.conftest import PASSWORD, bearer, make_settings
+from tests.conftest import make_settings
+from tests.helpers import BAD_LOGIN, BAD_REFRESH, BAD_TOKEN, MISSING_HEADER, PASSWORD, bearer
 
 RECORD_KEYS = ["id", "username", "email", "role", "is_active", "created_at"]
 PUBLIC_KEYS = ["id", "username", "created_at"]
-
-BAD_LOGIN = b'{"detail": "Invalid username or password"}'
-MISSING = b'{"msg": "Missing Authorization Header"}'
-BAD_TOKEN = b'{"detail": "Invalid username or password."}'
-BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
 
 
 @pytest.fixture
@@ -95,7 +91,7 @@ def test_list_full_records_setting_shows_everyone_whole_records(client, make_use
 def test_list_without_header(client):
     response = client.get("/list/")
     assert response.status_code == 401
-    assert response.data == MISSING
+    assert response.data == MISSING_HEADER
 
 
 @pytest.mark.parametrize(
@@ -225,7 +221,7 @@ def test_compat_endpoints_switched_off_are_not_in_the_openapi_document(client):
 def test_compat_endpoints_are_on_by_default(client):
     spec = client.get("/openapi.json").get_json()
     assert [path for path in spec["paths"] if path in COMPAT_PATHS] == COMPAT_PATHS
-    assert client.get("/list/").data == MISSING
+    assert client.get("/list/").data == MISSING_HEADER
 
 
 @pytest.mark.parametrize(("value", "expected"), [("false", False), ("0", False), ("true", True)])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from authsvc.db import get_engine
-from tests.conftest import PASSWORD, assert_error, bearer, build_app, make_settings, unique_name
+from tests.conftest import assert_error, build_app, make_settings, unique_name
+from tests.helpers import PASSWORD, bearer
 
 # The tests run with FLASK_ENVIRONMENT=testing, so the cookies are Secure and
 # carry the prefixed names (only plain-http localhost in development keeps the bare ones).

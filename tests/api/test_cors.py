@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from authsvc.config import Settings
-from tests.conftest import bearer, make_settings
+from tests.conftest import make_settings
+from tests.helpers import bearer
 
 ORIGINS = ",".join(
     [

@@ -13,13 +13,14 @@ import pytest
 from flask import Flask, Response
 
 from authsvc.api.headers import secure_headers
-from tests.conftest import PASSWORD, bearer, unique_name
+from tests.conftest import unique_name
+from tests.helpers import PASSWORD, bearer
 
 World = dict[str, Any]
 
 
 @pytest.fixture
-def world(client, make_user, admin_tokens, user_tokens) -> World:
+def header_world(client, make_user, admin_tokens, user_tokens) -> World:
     admin, admin_body = admin_tokens
     user, user_body = user_tokens
     return {
@@ -70,8 +71,8 @@ CASES: list[tuple[str, int, Request]] = [
 
 
 @pytest.mark.parametrize(("status", "send"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_json_response_is_not_cacheable(client, world, status, send):
-    response = send(client, world)
+def test_json_response_is_not_cacheable(client, header_world, status, send):
+    response = send(client, header_world)
     assert response.status_code == status, response.data
     assert response.is_json
     assert response.headers.get("Cache-Control") == "no-store"

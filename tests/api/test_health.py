@@ -11,7 +11,8 @@ import pytest
 from authsvc import create_app, migrate
 from authsvc.db import get_engine
 from authsvc.services.health import head_revision
-from tests.conftest import PASSWORD, make_settings
+from tests.conftest import make_settings
+from tests.helpers import PASSWORD
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 CLOSED_REDIS = "redis://127.0.0.1:1/0"  # nothing listens there: refused at once

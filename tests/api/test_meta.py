@@ -15,7 +15,8 @@ from authsvc import create_app
 from authsvc.db import get_engine
 from authsvc.models import utcnow
 from authsvc.security import TokenCodec
-from tests.conftest import PASSWORD, bearer, make_settings
+from tests.conftest import make_settings
+from tests.helpers import PASSWORD, bearer
 
 NOWHERE = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
 MAIN_ENDPOINTS = {

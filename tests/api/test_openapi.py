@@ -33,7 +33,7 @@ from authsvc.schemas import (
     UserUpdate,
     Welcome,
 )
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 # Endpoints that serve documents and pages, not API operations: the spec itself, Swagger UI and its
 # assets, static files, and /demo (the reference single-page app, an HTML page).

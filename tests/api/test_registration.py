@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 from authsvc.config import ConfigError, Settings
 from authsvc.db import get_engine
 from authsvc.models import Role, User
-from tests.conftest import assert_error, bearer, login, make_settings
+from tests.conftest import assert_error, login, make_settings
+from tests.helpers import bearer
 
 CLOSED = {"registration": "closed"}
 NEW_PASSWORD = "tangerine-lighthouse-42"

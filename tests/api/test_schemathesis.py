@@ -32,14 +32,8 @@ from authsvc.db import get_engine, session_scope
 from authsvc.models import Role
 from authsvc.security import PasswordHasher
 from authsvc.services import users
-from tests.conftest import (
-    PASSWORD,
-    bearer,
-    build_app,
-    login,
-    make_settings,
-    unique_name,
-)
+from tests.conftest import build_app, login, make_settings, unique_name
+from tests.helpers import PASSWORD, bearer
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Bounded (this file: ~15 s on SQLite, ~30 s on PostgreSQL) and reproducible: the same examples each run,

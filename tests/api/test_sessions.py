@@ -9,13 +9,12 @@ import pytest
 
 from authsvc.db import get_engine
 from authsvc.models import utcnow
-from tests.conftest import PASSWORD, assert_error, bearer, build_app, login, make_settings
+from tests.conftest import assert_error, build_app, login, make_settings
+from tests.helpers import BAD_REFRESH, BAD_TOKEN, PASSWORD, bearer
 
 SESSION_KEYS = {"id", "created_at", "last_used_at", "user_agent", "ip", "current"}
 LOGIN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
 NEW_PASSWORD = "a-brand-new-passphrase"
-BAD_TOKEN = b'{"detail": "Invalid username or password."}'
-BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
 
 
 @pytest.fixture

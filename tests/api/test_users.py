@@ -10,7 +10,8 @@ from sqlmodel import Session
 from authsvc.db import get_engine
 from authsvc.models import Role, User
 from authsvc.services import users
-from tests.conftest import assert_error, bearer, login
+from tests.conftest import assert_error, login
+from tests.helpers import bearer
 
 RECORD_KEYS = {"id", "username", "email", "role", "is_active", "created_at"}
 PAGE_KEYS = {"items", "page", "per_page", "total", "pages"}

@@ -1,78 +1,11 @@
-"""The SPA flow in a real browser: headless Chromium driven by Playwright against a live server.
-
-``.ci/run`` installs Debian's chromium; elsewhere the test skips, saying why.
-"""
+"""The SPA flow in a real browser: headless Chromium driven by Playwright against a live server
+(the fixtures live in ``tests/browser/conftest.py``)."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from werkzeug.serving import make_server
 
-from authsvc.api.deps import hasher
-from authsvc.db import get_engine, session_scope
-from authsvc.services import users
-from tests.conftest import PASSWORD, build_app, make_settings
-from tests.system.conftest import free_port
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium; .ci/run does)"
-)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
-    """The app on a real port, in development mode (cookies may drop Secure on http://127.0.0.1)."""
-    yield from serve(tmp_path, "development")
-
-
-@pytest.fixture
-def secure_live_server(tmp_path: Path) -> Iterator[str]:
-    """The same outside development: Secure cookies with the ``__Host-``/``__Secure-`` names, which
-    Chromium accepts on http://127.0.0.1 because it counts loopback as a secure context."""
-    yield from serve(tmp_path, "testing")
-
-
-def serve(tmp_path: Path, environment: str) -> Iterator[str]:
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    app = build_app(make_settings(tmp_path, environment=environment, cors_origins=origin))
-    with app.app_context():
-        with session_scope(get_engine(app)) as session:
-            users.create_user(
-                session=session, hasher=hasher(), username="ada", password=PASSWORD, email="ada@example.com"
-            )
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield origin
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    get_engine(app).dispose()
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+from tests.helpers import PASSWORD
 
 
 def test_spa_flow_in_chromium(live_server, browser, tmp_path):

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.browser.test_demo import browser, live_server, pytestmark  # noqa: F401  (fixtures, skip mark)
 
-
-def test_docs_page_reads_cleanly_and_its_examples_work(live_server, browser, tmp_path):  # noqa: F811
+def test_docs_page_reads_cleanly_and_its_examples_work(live_server, browser, tmp_path):
     page = browser.new_context(viewport={"width": 1280, "height": 1600}).new_page()
     console: list[tuple[str, str]] = []
     page.on("console", lambda message: console.append((message.type, message.text)))

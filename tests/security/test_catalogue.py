@@ -27,8 +27,8 @@ from werkzeug.test import TestResponse
 from authsvc.db import get_engine, session_scope
 from authsvc.models import Role, User
 from authsvc.schemas import username_key
-from tests.conftest import PASSWORD, bearer, build_app, login, make_settings
-from tests.security.test_throttling import sign_in
+from tests.conftest import build_app, login, make_settings
+from tests.helpers import BAD_LOGIN, BAD_REFRESH, BAD_TOKEN, MISSING_HEADER, PASSWORD, bearer, sign_in_from
 
 TOKEN, TOKEN_REFRESH, LIST = "/token/", "/token/refresh/", "/list/"
 REGISTER, LOGIN, WHOAMI = "/api/auth/register", "/api/auth/login", "/api/auth/whoami"
@@ -48,10 +48,6 @@ SHORT = {
     USERS: "users-all",
 }
 
-BAD_LOGIN = b'{"detail": "Invalid username or password"}'
-BAD_TOKEN = b'{"detail": "Invalid username or password."}'
-MISSING = b'{"msg": "Missing Authorization Header"}'
-BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
 MIB = 1024 * 1024
 NEW_PASSWORD = "a-brand-new-passphrase-42"
 
@@ -136,7 +132,7 @@ def check_www_authenticate(response: TestResponse) -> None:
     code = body.get("code") if isinstance(body, dict) else None
     if code == "invalid_token" or response.data in (BAD_TOKEN, BAD_REFRESH):
         assert www.startswith('Bearer error="invalid_token"'), www
-    elif code == "missing_token" or response.data == MISSING:
+    elif code == "missing_token" or response.data == MISSING_HEADER:
         assert www == "Bearer", www
     else:  # a wrong password is not a bad token
         assert www.startswith("Bearer") and "invalid_token" not in www, www
@@ -801,10 +797,10 @@ def elsewhere(attack: str, method: str, path: str, where: str, kind: str, answer
 
 
 ELSEWHERE_CASES = [
-    elsewhere("no-authorization-header", "get", LIST, "nowhere", "access", exact(MISSING)),
+    elsewhere("no-authorization-header", "get", LIST, "nowhere", "access", exact(MISSING_HEADER)),
     elsewhere("no-authorization-header", "get", WHOAMI, "nowhere", "access", MISSING_TOKEN),
     elsewhere("no-authorization-header", "post", REFRESH, "nowhere", "refresh", MISSING_TOKEN),
-    elsewhere("access-token-in-cookie-only", "get", LIST, "cookie", "access", exact(MISSING)),
+    elsewhere("access-token-in-cookie-only", "get", LIST, "cookie", "access", exact(MISSING_HEADER)),
     elsewhere("access-token-in-cookie-only", "get", WHOAMI, "cookie", "access", MISSING_TOKEN),
     elsewhere("access-token-in-cookie-only", "post", LOGOUT, "cookie", "access", MISSING_TOKEN),
     elsewhere("access-token-in-cookie-only", "get", LOGOUT, "cookie", "access", MISSING_TOKEN),
@@ -829,7 +825,7 @@ ELSEWHERE_CASES = [
         invalid("refresh"),
         json={},
     ),
-    elsewhere("access-token-in-query-only", "get", LIST, "query", "access", exact(MISSING)),
+    elsewhere("access-token-in-query-only", "get", LIST, "query", "access", exact(MISSING_HEADER)),
     elsewhere("access-token-in-query-only", "get", WHOAMI, "query", "access", MISSING_TOKEN),
     elsewhere("access-token-in-query-only", "get", LOGOUT, "query", "access", MISSING_TOKEN),
     elsewhere("refresh-token-in-query-only", "get", REFRESH, "query", "refresh", MISSING_TOKEN),
@@ -960,11 +956,11 @@ def test_throttled(tmp_path, attack, path, answer):
         client = app.test_client()
         tag = uuid.uuid4().hex[:8]
         if attack.startswith("brute-force"):  # many addresses, one account
-            failures = [sign_in(client, f"victim-{tag}", path=path) for _ in range(5)]
-            refused = sign_in(client, f"victim-{tag}", path=path)
+            failures = [sign_in_from(client, f"victim-{tag}", path=path) for _ in range(5)]
+            refused = sign_in_from(client, f"victim-{tag}", path=path)
         else:  # one address, many accounts
-            failures = [sign_in(client, f"name{n}-{tag}", path=path, ip=SPRAY_IP) for n in range(30)]
-            refused = sign_in(client, f"another-{tag}", path=path, ip=SPRAY_IP)
+            failures = [sign_in_from(client, f"name{n}-{tag}", path=path, ip=SPRAY_IP) for n in range(30)]
+            refused = sign_in_from(client, f"another-{tag}", path=path, ip=SPRAY_IP)
         assert [r.status_code for r in failures] == [401] * len(failures)
         assert_safe(refused, {"wrong-password"})
         check_answer(refused, answer)

@@ -19,7 +19,8 @@ from passlib.hash import bcrypt_sha256
 
 from authsvc.config import Settings
 from authsvc.models import User
-from tests.conftest import PASSWORD, make_settings
+from tests.conftest import make_settings
+from tests.helpers import PASSWORD
 
 CONFIGURED_ROUNDS = 5  # make_user hashes at cost 4: every account it makes has an "old" hash here
 TOKEN, LOGIN = "/token/", "/api/auth/login"

@@ -11,7 +11,8 @@ import logging
 
 import pytest
 
-from tests.conftest import PASSWORD, bearer, login
+from tests.conftest import login
+from tests.helpers import PASSWORD, bearer
 
 HOSTILE = "evil\nINJECTED 2026-12-01 authsvc.audit sign_in success\r"
 

@@ -14,7 +14,8 @@ import pytest
 from flask import Flask, request
 
 from authsvc.db import get_engine
-from tests.conftest import PASSWORD, build_app, make_settings
+from tests.conftest import build_app, make_settings
+from tests.helpers import PASSWORD
 
 INNER_DETAIL = "connection to 10.0.0.7 refused; SELECT password_hash FROM user"  # must stay inside
 

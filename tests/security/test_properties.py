@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
 from authsvc.models import Role
-from tests.conftest import PASSWORD, bearer, login
+from tests.conftest import login
+from tests.helpers import BAD_LOGIN, BAD_REFRESH, BAD_TOKEN, PASSWORD, bearer
 
 PROPERTY = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -132,8 +133,8 @@ ENDPOINTS = {
 
 # Section 1's refusals are exact bodies, whatever made the request impossible.
 SECTION_1_REFUSALS = {
-    "/token/": b'{"detail": "Invalid username or password"}',
-    "/token/refresh/": b'{"detail": "Token is invalid or expired"}',
+    "/token/": BAD_LOGIN,
+    "/token/refresh/": BAD_REFRESH,
 }
 
 
@@ -240,7 +241,7 @@ def test_any_authorization_header_is_200_or_401(client, accounts, path, data):
     body = assert_json_and_no_5xx(response)
     assert response.status_code in (200, 401), response.data[:300]
     if response.status_code == 401 and path == "/list/":
-        assert response.data == b'{"detail": "Invalid username or password."}'
+        assert response.data == BAD_TOKEN
     elif response.status_code == 401:
         assert body["code"] == "invalid_token"
         assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')

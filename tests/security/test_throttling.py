@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import PASSWORD, bearer, login
+from tests.conftest import login
+from tests.helpers import PASSWORD, bearer, sign_in_from
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 _addresses = (f"198.51.100.{n}" for n in itertools.cycle(range(1, 255)))
@@ -24,12 +25,7 @@ def throttled(make_app):
     return make
 
 
-def sign_in(client, username, password="wrong-password", *, path="/api/auth/login", ip=None):
-    return client.post(
-        path,
-        json={"username": username, "password": password},
-        environ_base={"REMOTE_ADDR": ip or next(_addresses)},
-    )
+sign_in = sign_in_from  # a sign-in attempt from a fresh client address
 
 
 @pytest.mark.parametrize("path", ["/api/auth/login", "/token/"])

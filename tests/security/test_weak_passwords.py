@@ -18,7 +18,8 @@ from werkzeug.test import TestResponse
 
 from authsvc.db import get_engine
 from authsvc.models import User
-from tests.conftest import PASSWORD, assert_error, bearer, build_app, login, make_settings
+from tests.conftest import assert_error, build_app, login, make_settings
+from tests.helpers import PASSWORD, bearer
 
 REGISTER, CHANGE = "/api/auth/register", "/api/auth/password"
 USERNAME = "zorblaxter"  # a made-up word: no dictionary knows it, only the username does

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.system.conftest import Reply, at_once, call, database_for_servers, flask_cli, running_servers
 
 BURST = 20
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def creation_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """One gunicorn server (2 workers x 8 threads) and an admin's access token; registration closed,
     since POST /api/users must not depend on it."""
     tmp_path: Path = tmp_path_factory.mktemp("creation")
@@ -52,8 +52,8 @@ def outcomes(replies: list[Reply]) -> list[tuple[int, str | None]]:
     )
 
 
-def test_one_username_created_at_once_twenty_times_gives_one_201(live: tuple[str, str]) -> None:
-    base, token = live
+def test_one_username_created_at_once_twenty_times_gives_one_201(creation_server: tuple[str, str]) -> None:
+    base, token = creation_server
     bodies = [
         {
             "username": "Carol" if index % 2 else "carol",
@@ -69,8 +69,8 @@ def test_one_username_created_at_once_twenty_times_gives_one_201(live: tuple[str
     assert [user["id"] for user in listing["items"]] == [created["id"]]
 
 
-def test_one_email_created_at_once_twenty_times_gives_one_201(live: tuple[str, str]) -> None:
-    base, token = live
+def test_one_email_created_at_once_twenty_times_gives_one_201(creation_server: tuple[str, str]) -> None:
+    base, token = creation_server
     bodies = [
         {"username": f"dave{index}", "email": "Dave@Example.com", "password": PASSWORD, "role": "admin"}
         for index in range(BURST)
@@ -81,8 +81,8 @@ def test_one_email_created_at_once_twenty_times_gives_one_201(live: tuple[str, s
     assert listing["total"] == 1
 
 
-def test_registration_stays_closed_while_admins_create(live: tuple[str, str]) -> None:
-    base, _ = live
+def test_registration_stays_closed_while_admins_create(creation_server: tuple[str, str]) -> None:
+    base, _ = creation_server
     body = {"username": "erin", "email": "erin@example.com", "password": PASSWORD}
     refused = call(base, "POST", "/api/auth/register", json_body=body)
     assert (refused.status, refused.body["code"]) == (403, "registration_closed")

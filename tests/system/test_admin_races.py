@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.system.conftest import Reply, at_once, call, database_for_servers, flask_cli, running_servers
 
 ROUNDS = 6

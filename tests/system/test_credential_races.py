@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.system.conftest import call, database_for_servers, flask_cli, running_servers
 
 # bcrypt slow enough (tens of ms) that several sign-ins are always in flight when the change lands.
@@ -24,7 +24,7 @@ NEW_PASSWORD = "a-brand-new-passphrase-42"
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def race_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """One gunicorn server (2 workers x 8 threads), throttling off so only the race decides."""
     tmp_path: Path = tmp_path_factory.mktemp("races")
     database_url = database_for_servers(tmp_path)
@@ -100,8 +100,8 @@ def assert_all_dead(base: str, pairs: list[dict]) -> None:
 
 
 @pytest.mark.parametrize("round_", range(2))
-def test_no_session_started_with_the_old_password_survives_a_change(live, round_):
-    base, _ = live
+def test_no_session_started_with_the_old_password_survives_a_change(race_server, round_):
+    base, _ = race_server
     username = f"victim{round_}"
     register(base, username)
     owner = sign_in(base, username)
@@ -122,9 +122,9 @@ def test_no_session_started_with_the_old_password_survives_a_change(live, round_
     assert call(base, "POST", "/api/auth/refresh", token=changed.body["refresh_token"]).status == 200
 
 
-def test_no_session_started_with_the_old_password_survives_flask_set_password(live):
+def test_no_session_started_with_the_old_password_survives_flask_set_password(race_server):
     """An operator's reset (issue 11, item 8) ends the sessions signed in meanwhile, not only the old ones."""
-    base, database_url = live
+    base, database_url = race_server
     register(base, "locked-out")
     earlier = sign_in(base, "locked-out")
     with Attacker(base, "locked-out") as attacker:
@@ -136,8 +136,8 @@ def test_no_session_started_with_the_old_password_survives_flask_set_password(li
     sign_in(base, "locked-out", NEW_PASSWORD)
 
 
-def test_no_session_started_before_a_deactivation_comes_back_on_reactivation(live):
-    base, database_url = live
+def test_no_session_started_before_a_deactivation_comes_back_on_reactivation(race_server):
+    base, database_url = race_server
     created = flask_cli("create-user", "guard", "--password", PASSWORD, "--admin", database_url=database_url)
     assert created.returncode == 0, created.stderr
     admin = sign_in(base, "guard")

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from authsvc.db import get_engine
-from tests.conftest import PASSWORD, TEST_DATABASE_URL, bearer, build_app, login, make_settings
+from tests.conftest import TEST_DATABASE_URL, build_app, login, make_settings
+from tests.helpers import PASSWORD, bearer
 from tests.system.conftest import needs_postgres
 
 pytestmark = needs_postgres

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.system.conftest import database_for_servers, flask_cli
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from itertools import cycle
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.system.conftest import call, flask_cli, needs_postgres
 
 pytestmark = needs_postgres

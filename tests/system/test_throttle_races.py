@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.system.conftest import Reply, call, database_for_servers, running_servers
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")

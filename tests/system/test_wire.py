@@ -24,7 +24,8 @@ from werkzeug.serving import make_server
 
 from authsvc.config import Settings
 from authsvc.models import Role, User
-from tests.conftest import PASSWORD, login, make_settings
+from tests.conftest import login, make_settings
+from tests.helpers import BAD_LOGIN, BAD_REFRESH, BAD_TOKEN, PASSWORD
 from tests.system.conftest import free_port, server_env, wait_until_up
 
 SURROGATE_BYTES = b"\xed\xa0\x80"  # what U+D800 would be in UTF-8, were it allowed: invalid UTF-8
@@ -137,9 +138,9 @@ def test_surrogate_bytes_in_a_login_body_are_a_validation_error(wire):
 
 def test_surrogate_escape_in_a_token_body_is_the_section_1_refusal(wire):
     answer = wire(request("POST", b"/token/", b'{"username": "\\ud800", "password": "x"}'))
-    assert (answer.status, answer.body) == (401, b'{"detail": "Invalid username or password"}')
+    assert (answer.status, answer.body) == (401, BAD_LOGIN)
     refresh = wire(request("POST", b"/token/refresh/", b'{"refresh": "' + SURROGATE_BYTES + b'"}'))
-    assert (refresh.status, refresh.body) == (401, b'{"detail": "Token is invalid or expired"}')
+    assert (refresh.status, refresh.body) == (401, BAD_REFRESH)
 
 
 @pytest.mark.parametrize(
@@ -167,7 +168,7 @@ def test_invalid_utf8_in_a_query_string_matches_nothing(wire, admin_token):
 def test_invalid_utf8_in_the_authorization_header_is_refused(wire, value):
     assert_json_error(wire(request("GET", b"/api/auth/whoami", Authorization=value)), 401, "invalid_token")
     listed = wire(request("GET", b"/list/", Authorization=value))
-    assert (listed.status, listed.body) == (401, b'{"detail": "Invalid username or password."}')
+    assert (listed.status, listed.body) == (401, BAD_TOKEN)
 
 
 # --- item 13c: a body over FLASK_MAX_CONTENT_LENGTH is 413 however it is framed ---

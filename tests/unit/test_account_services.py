@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlmodel import Session, select
 
-from authsvc.db import get_engine
 from authsvc.exceptions import EmailTaken, UsernameTaken
 from authsvc.models import Role, User
 from authsvc.security import PasswordHasher
 from authsvc.services import users
 
 NEW_PASSWORD = "tangerine-lighthouse-42"
-
-
-@pytest.fixture
-def session(app) -> Iterator[Session]:
-    with app.app_context(), Session(get_engine(app), expire_on_commit=False) as session:
-        yield session
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from authsvc.config import ConfigError, Settings
 from authsvc.exceptions import WeakPassword
 from authsvc.services import passwords
 from authsvc.services.passwords import check_password, password_problem
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 USERNAME = "zorblaxter"  # a made-up word: no dictionary knows it, only the username does
 STRONG_1024 = "".join(hashlib.sha256(str(n).encode()).hexdigest() for n in range(16))

@@ -14,7 +14,8 @@ from authsvc.db import get_engine
 from authsvc.models import Role, User
 from authsvc.schemas import UserOut, UserPublic
 from authsvc.services.users import PublicUserView, UserView
-from tests.conftest import bearer, login
+from tests.conftest import login
+from tests.helpers import bearer
 
 
 @pytest.mark.parametrize(

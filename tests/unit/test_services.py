@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,13 +19,8 @@ from authsvc.models import AuthSession, BlockKind, Role, TokenBlocklist, User, u
 from authsvc.security import PasswordHasher, TokenCodec
 from authsvc.services import accounts, auth, blocklist, maintenance, sessions, users
 from authsvc.services.sessions import TokenPair
-from tests.conftest import PASSWORD, unique_name
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with app.app_context(), session_scope(get_engine(app)) as session:
-        yield session
+from tests.conftest import unique_name
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import os
 import random
-import re
 import secrets
 import uuid
 from pathlib import Path
@@ -17,17 +16,11 @@ from pathlib import Path
 import pytest
 
 from authsvc.config import ConfigError, Settings
+from tests.helpers import sample_value
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = "BCCo6fBlYCoISonkK7RRqrFTNdpULEep"  # 32 random-looking bytes
 OTHER_GOOD = "hLLc1VVukJi_FedP1TZlfxkmi0VO5M-p"
-
-
-def sample_value(variable: str) -> str:
-    """The value ``.env.sample`` shows for ``variable`` (what an operator gets by uncommenting it)."""
-    found = re.search(rf"^# {variable}=(.*)$", (ROOT / ".env.sample").read_text(), re.MULTILINE)
-    assert found, f"{variable} missing from .env.sample"
-    return found.group(1).strip()
 
 
 def production(**secrets_: str) -> Settings:
