@@ -16,10 +16,10 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlmodel import Session
 
-from authsvc.api.deps import CODEC
 from authsvc.audit import ClientInfo
 from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials
+from authsvc.extensions import CODEC
 from authsvc.models import Role, User, utcnow
 from authsvc.services import sessions
 from tests.conftest import PASSWORD, bearer, login

@@ -11,8 +11,8 @@ from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from authsvc import audit, cli, cli_group, db, migrate
-from authsvc.api import attempts, compat, cors, demo, deps, docs, errors, gate, headers, limits
+from authsvc import audit, cli, cli_group, db, extensions, migrate
+from authsvc.api import attempts, compat, cors, demo, docs, errors, gate, headers, limits
 from authsvc.api import auth as auth_api
 from authsvc.api import meta as meta_api
 from authsvc.api import users as users_api
@@ -107,7 +107,7 @@ def configure(app: OpenAPI, settings: Settings) -> None:
 def register_extensions(app: OpenAPI, settings: Settings) -> None:
     audit.init_app(app)
     db.init_app(app, settings)
-    deps.init_app(app, settings)
+    extensions.init_app(app, settings)
     limits.init_app(app, settings)
     attempts.init_app(app, settings)
     cors.init_app(app, settings)  # only the listed origins may read responses and send cookies

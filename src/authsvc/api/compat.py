@@ -9,7 +9,7 @@ from werkzeug.exceptions import NotFound
 
 from authsvc.api import limits
 from authsvc.api.attempts import budgets
-from authsvc.api.deps import SETTINGS, client_info, codec, db, hasher, settings
+from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES, NOT_TEXT_ANSWERS, bearer_challenge
 from authsvc.api.guard import current_identity
 from authsvc.api.render import (
@@ -21,6 +21,7 @@ from authsvc.api.render import (
 )
 from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
+from authsvc.extensions import SETTINGS, get_codec, get_hasher, get_settings
 from authsvc.models import Role
 from authsvc.schemas import (
     CompatDetail,
@@ -87,11 +88,11 @@ def obtain_pair(body: Credentials) -> Response:
         with budgets().attempt(body.username, sign_in=True):
             pair = auth.sign_in(
                 session=db(),
-                hasher=hasher(),
-                codec=codec(),
+                hasher=get_hasher(),
+                codec=get_codec(),
                 username=body.username,
                 password=body.password,
-                max_sessions=settings().max_sessions_per_user,
+                max_sessions=get_settings().max_sessions_per_user,
                 client=client_info(),
             )
     except InvalidCredentials:
@@ -106,9 +107,9 @@ def refresh_pair(body: RefreshIn) -> Response:
     try:
         pair = auth.refresh(
             session=db(),
-            codec=codec(),
+            codec=get_codec(),
             token=body.refresh,
-            reuse_interval=settings().jwt_refresh_reuse_interval,
+            reuse_interval=get_settings().jwt_refresh_reuse_interval,
             client=client_info(),
         )
     except TokenInvalid:
@@ -141,6 +142,6 @@ def list_all() -> Response:
         return unauthorized(MISSING_HEADER, token_presented=False)
     except TokenInvalid:
         return unauthorized(BAD_TOKEN, token_presented=True)
-    if viewer.role == Role.ADMIN or settings().list_full_records:
+    if viewer.role == Role.ADMIN or get_settings().list_full_records:
         return json_array_response(map(user_json, users.iter_users(engine=get_engine())))
     return json_array_response(map(public_user_json, users.iter_public_users(engine=get_engine())))
