@@ -88,10 +88,12 @@ def _settings_from_env() -> Settings:
 
 
 def configure(app: OpenAPI, settings: Settings) -> None:
-    app.config.from_prefixed_env()  # Flask's own FLASK_* options (DEBUG, ...)
+    # Only what Flask reads, from the validated settings. (``from_prefixed_env`` would copy every
+    # FLASK_* variable, secrets included and JSON-decoded, into app.config unchecked.) The
+    # Flask-Limiter keys are set from the settings in ``limits.init_app``.
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        DEBUG=settings.debug,  # the value checked at start-up, not from_prefixed_env's JSON reading
+        DEBUG=settings.debug,
         MAX_CONTENT_LENGTH=settings.max_content_length,
         TESTING=settings.environment == "testing",
     )

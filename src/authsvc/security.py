@@ -14,8 +14,8 @@ import jwt
 from passlib.context import CryptContext
 
 from authsvc.config import Settings
+from authsvc.domain import MAX_ID
 from authsvc.exceptions import TokenInvalid
-from authsvc.models import MAX_ID
 
 ALGORITHM = "HS256"
 TOKEN_HEADER = {"typ": "JWT"}

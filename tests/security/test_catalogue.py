@@ -25,8 +25,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from authsvc.db import get_engine, session_scope
+from authsvc.domain import username_key
 from authsvc.models import Role, User
-from authsvc.schemas import username_key
 from tests.conftest import PASSWORD, bearer, build_app, login, make_settings
 from tests.security.test_throttling import sign_in
 

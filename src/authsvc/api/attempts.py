@@ -34,8 +34,8 @@ from werkzeug.exceptions import TooManyRequests
 
 from authsvc.api.limits import client_key
 from authsvc.config import Settings
+from authsvc.domain import username_key
 from authsvc.exceptions import InvalidCredentials, RateLimitUnavailable
-from authsvc.schemas import username_key
 
 log = logging.getLogger("authsvc")
 EXTENSION = "authsvc.attempts"

@@ -25,11 +25,11 @@ from authsvc.extensions import SETTINGS, get_codec, get_hasher, get_settings
 from authsvc.models import Role
 from authsvc.schemas import (
     CompatDetail,
+    CompatPair,
     CompatUnauthorized,
     Credentials,
     RefreshIn,
     RotatedPair,
-    TokenPair,
     UserList,
 )
 from authsvc.services import auth, users
@@ -81,7 +81,7 @@ def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
     return response
 
 
-@bp.post("/token/", responses={200: TokenPair, 401: CompatDetail})
+@bp.post("/token/", responses={200: CompatPair, 401: CompatDetail})
 def obtain_pair(body: Credentials) -> Response:
     """Sign in and get a refresh and an access token."""
     try:
@@ -97,7 +97,7 @@ def obtain_pair(body: Credentials) -> Response:
             )
     except InvalidCredentials:
         return unauthorized(BAD_LOGIN, token_presented=False)
-    return token_response(TokenPair(refresh=pair.refresh.token, access=pair.access.token))
+    return token_response(CompatPair(refresh=pair.refresh.token, access=pair.access.token))
 
 
 @bp.post("/token/refresh/", responses={200: RotatedPair, 401: CompatDetail})

@@ -11,9 +11,9 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.domain import USERNAME_MAX
 from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInvalid
 from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
-from authsvc.schemas import USERNAME_MAX
 from authsvc.security import CREDENTIALS_CLAIM, PasswordHasher, TokenCodec, expiry_of
 from authsvc.services import blocklist, sessions
 from authsvc.services.sessions import TokenPair

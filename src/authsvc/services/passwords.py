@@ -15,8 +15,8 @@ from zxcvbn import zxcvbn
 from zxcvbn.matching import L33T_TABLE, enumerate_l33t_subs, relevant_l33t_subtable
 
 from authsvc.config import Settings
+from authsvc.domain import username_key
 from authsvc.exceptions import WeakPassword
-from authsvc.schemas import username_key
 
 # FLASK_PASSWORD_MIN_SCORE's default, for callers that have no settings at hand.
 DEFAULT_MIN_SCORE: int = Settings.model_fields["password_min_score"].default

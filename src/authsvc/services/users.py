@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.domain import MAX_ID, username_key
 from authsvc.exceptions import EmailTaken, NotFound, RegistrationClosed, UsernameTaken
-from authsvc.models import MAX_ID, Role, User, UserCounter
-from authsvc.schemas import username_key
+from authsvc.models import Role, User, UserCounter
 from authsvc.security import PasswordHasher
 from authsvc.services.passwords import DEFAULT_MIN_SCORE, check_password
 
