@@ -16,7 +16,7 @@ from authsvc.db import get_engine
 from authsvc.extensions import get_codec
 from authsvc.models import utcnow
 from authsvc.services import auth
-from authsvc.services.users import iter_users, page_users
+from authsvc.services.queries import iter_users, page_users
 from bench import seed
 from bench.profile import build
 

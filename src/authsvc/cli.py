@@ -16,7 +16,7 @@ from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.models import Role, User, utcnow
 from authsvc.schemas import Email, NewPassword, Username, error_message
 from authsvc.security import PasswordHasher
-from authsvc.services import accounts, maintenance, users
+from authsvc.services import accounts, maintenance, queries, users
 from authsvc.services.passwords import password_problem
 
 
@@ -140,7 +140,7 @@ LISTING = ("id", "username", "email", "role", "active", "created")
 @click.option("--inactive", is_flag=True, help="Only deactivated users (the ones `flask activate` is for).")
 def list_users_command(role: str | None, inactive: bool) -> None:
     """Every user, or those matching the options, in id order, as a table."""
-    where = users.UserFilter(role=role, is_active=False if inactive else None)
+    where = queries.UserFilter(role=role, is_active=False if inactive else None)
     with session_scope(get_engine()) as session:
         rows = [
             (
@@ -151,7 +151,7 @@ def list_users_command(role: str | None, inactive: bool) -> None:
                 "yes" if user.is_active else "no",
                 iso_utc(user.created_at),
             )
-            for user in users.list_users(session=session, where=where)
+            for user in queries.list_users(session=session, where=where)
         ]
     if not rows:
         click.echo("No users.")

@@ -32,7 +32,7 @@ from authsvc.schemas import (
     RotatedPair,
     UserList,
 )
-from authsvc.services import auth, users
+from authsvc.services import auth, queries
 
 bp = APIBlueprint(
     "compat",
@@ -143,5 +143,5 @@ def list_all() -> Response:
     except TokenInvalid:
         return unauthorized(BAD_TOKEN, token_presented=True)
     if viewer.role == Role.ADMIN or get_settings().list_full_records:
-        return json_array_response(map(user_json, users.iter_users(engine=get_engine())))
-    return json_array_response(map(public_user_json, users.iter_public_users(engine=get_engine())))
+        return json_array_response(map(user_json, queries.iter_users(engine=get_engine())))
+    return json_array_response(map(public_user_json, queries.iter_public_users(engine=get_engine())))

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from authsvc.models import AuthSession, User
 from authsvc.schemas import SessionOut
-from authsvc.services.users import PublicUserView, UserView
+from authsvc.services.queries import PublicUserView, UserView
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

@@ -24,7 +24,7 @@ from authsvc.schemas import (
     UsersQuery,
     UserUpdate,
 )
-from authsvc.services import accounts, users
+from authsvc.services import accounts, queries, users
 
 bp = APIBlueprint(
     "users",
@@ -58,8 +58,8 @@ def create(body: AdminUserCreate) -> Response:
 def list_page(query: UsersQuery) -> Response:
     """One page of users, filtered and sorted (admins only); X-Total-Count carries the total."""
     require_admin()
-    where = users.UserFilter(q=query.q, role=query.role, is_active=query.is_active)
-    items, total, pages = users.page_users(
+    where = queries.UserFilter(q=query.q, role=query.role, is_active=query.is_active)
+    items, total, pages = queries.page_users(
         session=db(), page=query.page, per_page=query.per_page, where=where, sort=query.sort
     )
     response = json_response(

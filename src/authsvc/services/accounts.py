@@ -15,8 +15,9 @@ from authsvc.models import Role, User
 from authsvc.security import PasswordHasher, TokenCodec
 from authsvc.services import sessions
 from authsvc.services.passwords import DEFAULT_MIN_SCORE, check_password
+from authsvc.services.queries import UserView
 from authsvc.services.sessions import TokenPair
-from authsvc.services.users import UserView, ensure_email_free, get_user, get_user_for
+from authsvc.services.users import ensure_email_free, get_user, get_user_for
 
 
 def change_password(

@@ -16,8 +16,9 @@ from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInv
 from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
 from authsvc.security import CREDENTIALS_CLAIM, PasswordHasher, TokenCodec, expiry_of
 from authsvc.services import blocklist, sessions
+from authsvc.services.queries import USER_COLUMNS, UserView
 from authsvc.services.sessions import TokenPair
-from authsvc.services.users import USER_COLUMNS, UserView, find_by_username
+from authsvc.services.users import find_by_username
 
 Scope = Literal["local", "global", "others"]
 
