@@ -12,10 +12,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
 from authsvc import audit, cli, cli_group, db, extensions, migrate
-from authsvc.api import attempts, compat, cors, demo, docs, errors, gate, headers, limits
-from authsvc.api import auth as auth_api
-from authsvc.api import meta as meta_api
-from authsvc.api import users as users_api
+from authsvc.api import attempts, cors, errors, gate, headers, limits
+from authsvc.api.routes import auth as auth_api
+from authsvc.api.routes import compat, demo, docs
+from authsvc.api.routes import meta as meta_api
+from authsvc.api.routes import users as users_api
 from authsvc.config import CONFIG_ERROR_STATUS, VERSION, ConfigError, Settings, report_config_error
 from authsvc.schemas import ErrorOut
 

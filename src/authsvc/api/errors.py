@@ -54,7 +54,7 @@ DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
 
 # endpoint -> its answer to a body whose only fault is a string that is not text (schemas.is_text).
 # Section 1 fixes its refusals byte for byte: there such a string is an impossible credential or token,
-# refused with the endpoint's usual 401 (api/compat.py registers these); elsewhere it is a 400.
+# refused with the endpoint's usual 401 (api/routes/compat.py registers these); elsewhere it is a 400.
 NOT_TEXT_ANSWERS: dict[str, Callable[[], Response]] = {}
 
 
