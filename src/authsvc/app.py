@@ -7,7 +7,9 @@ from urllib.parse import urlsplit
 
 from flask import Request
 from flask.json.provider import DefaultJSONProvider
-from flask_openapi3 import Info, OpenAPI
+from flask_openapi3.models.info import Info
+from flask_openapi3.openapi import OpenAPI
+from flask_openapi3.types import SecuritySchemesDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
@@ -20,7 +22,9 @@ from authsvc.api.routes import users as users_api
 from authsvc.config import CONFIG_ERROR_STATUS, VERSION, ConfigError, Settings, report_config_error
 from authsvc.schemas import ErrorOut
 
-SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+SECURITY_SCHEMES: SecuritySchemesDict = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+}
 
 
 def create_app(settings: Settings | None = None) -> App:
@@ -99,11 +103,12 @@ def configure(app: OpenAPI, settings: Settings) -> None:
         TESTING=settings.environment == "testing",
     )
     app.json = SafeJSONProvider(app)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # section 1 fixes key order
+    app.json.sort_keys = False  # section 1 fixes key order
     if settings.trusted_proxies:
         # Believe X-Forwarded-For only for as many hops as there are proxies we run; by default
         # none, so a client cannot pick its own IP (and its own rate-limit bucket) with a header.
         hops = settings.trusted_proxies
+        # Wrapping wsgi_app is Flask's documented way to add middleware; typeshed sees a method.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 

@@ -20,7 +20,7 @@ from authsvc.services import accounts, maintenance, queries, users
 from authsvc.services.passwords import password_problem
 
 
-def _valid(adapter: TypeAdapter, value: str | None, what: str) -> str:
+def _valid(adapter: TypeAdapter[str], value: str | None, what: str) -> str:
     try:
         return adapter.validate_python(value)
     except ValidationError as error:
@@ -166,14 +166,16 @@ def iso_utc(moment: datetime) -> str:
     return moment.replace(tzinfo=UTC, microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _change(username: str, **changes: object) -> None:
+def _change(username: str, *, role: Role | None = None, is_active: bool | None = None) -> None:
     """Apply an account change by username through the same service the API uses."""
     with session_scope(get_engine()) as session:
         user = users.find_by_username(session, username)
-        if user is None:
+        if user is None or user.id is None:  # a stored user always has an id
             raise click.ClickException(f"No user named {username!r}.")
         try:
-            accounts.update_user(session=session, codec=get_codec(), user_id=user.id, **changes)
+            accounts.update_user(
+                session=session, codec=get_codec(), user_id=user.id, role=role, is_active=is_active
+            )
         except AuthError as error:
             raise click.ClickException(error.detail) from None
         click.echo(f"{user.username!r}: role {user.role}, {'active' if user.is_active else 'deactivated'}.")

@@ -6,6 +6,8 @@ them has to import the HTTP layer to find them.
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask, current_app
 
 from authsvc.config import Settings
@@ -23,12 +25,12 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 
 def get_hasher() -> PasswordHasher:
-    return current_app.extensions[HASHER]
+    return cast(PasswordHasher, current_app.extensions[HASHER])
 
 
 def get_codec() -> TokenCodec:
-    return current_app.extensions[CODEC]
+    return cast(TokenCodec, current_app.extensions[CODEC])
 
 
 def get_settings() -> Settings:
-    return current_app.extensions[SETTINGS]
+    return cast(Settings, current_app.extensions[SETTINGS])

@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    JsonValue,
     RootModel,
     field_validator,
     model_validator,
@@ -77,9 +78,12 @@ StrictStr = Annotated[str, Field(strict=True)]
 
 
 class _Body(BaseModel):
-    """Unknown fields are ignored; strings are never coerced from numbers; every string is text."""
+    """Unknown fields are ignored; strings are never coerced from numbers; every string is text.
 
-    model_config = ConfigDict(extra="ignore", str_strict=True)
+    (Pydantic never turns a number into a str unless ``coerce_numbers_to_str`` is set.)
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -92,11 +96,11 @@ class _Body(BaseModel):
         return value
 
 
-def _example(**values: object) -> ConfigDict:
+def _example(**values: JsonValue) -> ConfigDict:
     """A realistic request body for /docs, so a person trying an operation starts from something
     that works instead of ``"string"``. (``example``, singular: flask-openapi3's schema object keeps
     that one and drops JSON Schema's ``examples``.)"""
-    return ConfigDict(extra="ignore", str_strict=True, json_schema_extra={"example": values})
+    return ConfigDict(extra="ignore", json_schema_extra={"example": values})
 
 
 class UserCreate(_Body):

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse_many
@@ -70,7 +70,8 @@ class Budgets:
         uri = settings.ratelimit_storage_uri
         # A Redis that stops answering must cost a sign-in a second, not a hung worker.
         options = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0} if uri.startswith("redis") else {}
-        self._storage: Storage = storage_from_string(uri, **options)
+        # A synchronous storage: config.py refuses the async+ schemes, which never work in Flask.
+        self._storage = cast(Storage, storage_from_string(uri, **options))
         self._fallback = MemoryStorage()
         self._down_since: float | None = None
         self.fail_closed = settings.ratelimit_fail_closed
@@ -170,7 +171,7 @@ class Budgets:
 
 
 def budgets() -> Budgets:
-    return current_app.extensions[EXTENSION]
+    return cast(Budgets, current_app.extensions[EXTENSION])
 
 
 def init_app(app: Flask, settings: Settings) -> None:

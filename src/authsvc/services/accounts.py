@@ -53,7 +53,7 @@ def _new_credentials(session: Session, user: User) -> None:
     every session minted under the old one, also a sign-in's still in flight. Call it after
     revoking the live sessions (which lists them by the current version). The new value is read
     back within this transaction, holding the row's lock."""
-    user.credentials_version = User.credentials_version + 1  # type: ignore[assignment]
+    user.credentials_version = User.credentials_version + 1
     session.add(user)
     session.flush()
     session.refresh(user, ["credentials_version"])

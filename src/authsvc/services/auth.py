@@ -8,6 +8,7 @@ from hmac import compare_digest
 from typing import Any, Literal
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Session, func, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
@@ -32,7 +33,8 @@ class Identity:
 
     @property
     def session_id(self) -> str:
-        return self.claims["sid"]
+        sid: str = self.claims["sid"]  # checked to be a string when the token was decoded
+        return sid
 
 
 def authenticate(
@@ -105,8 +107,9 @@ def verify_access(*, session: Session, codec: TokenCodec, token: str) -> Identit
 
 # Built once: the user's columns, credentials version, and a count of blocklist rows matching the
 # token's jti or sid (two primary-key probes), in one statement executed on the connection without the ORM.
+# SQLAlchemy sets __table__ on each table class at runtime; SQLModel's types do not declare it.
 _blocklist = TokenBlocklist.__table__  # type: ignore[attr-defined]
-_IDENTITY = select(
+_IDENTITY = core_select(  # Core's select: sqlmodel's is typed for up to four columns
     *USER_COLUMNS,
     User.__table__.c.credentials_version,  # type: ignore[attr-defined]
     select(func.count())

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Engine, String, false, type_coerce
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, func, or_, select
 
@@ -44,6 +45,7 @@ class PublicUserView(NamedTuple):
     created_at: datetime | str
 
 
+# SQLAlchemy sets __table__ on each table class at runtime; SQLModel's types do not declare it.
 _users = User.__table__  # type: ignore[attr-defined]
 USER_COLUMNS = (
     _users.c.id,
@@ -54,14 +56,15 @@ USER_COLUMNS = (
     _users.c.created_at,
 )
 PUBLIC_COLUMNS = (_users.c.id, _users.c.username, _users.c.created_at)
-_ALL_USERS = select(*USER_COLUMNS).order_by(_users.c.id)
-_PUBLIC_USERS = select(*PUBLIC_COLUMNS).order_by(_users.c.id)
+# Core's select for plain column statements: sqlmodel's is typed for up to four columns.
+_ALL_USERS = core_select(*USER_COLUMNS).order_by(_users.c.id)
+_PUBLIC_USERS = core_select(*PUBLIC_COLUMNS).order_by(_users.c.id)
 
 
 def _sqlite_text(columns: tuple[Any, ...]) -> str:
     """SQLite keeps the timestamp as text; reading that text as is skips parsing it only to print it again."""
     return str(
-        select(*columns[:-1], type_coerce(_users.c.created_at, String))
+        core_select(*columns[:-1], type_coerce(_users.c.created_at, String))
         .order_by(_users.c.id)
         .compile(dialect=sqlite.dialect())
     )
@@ -113,7 +116,7 @@ def _sqlite_rows(engine: Engine, statement: str, batch: int) -> Iterator[tuple[A
         connection.close()  # back to the pool
 
 
-SORTS = {
+SORTS: dict[str, list[Any]] = {  # order_by terms: columns and their .desc()
     "id": [col(User.id)],
     "created_at": [col(User.created_at), col(User.id)],
     "-created_at": [col(User.created_at).desc(), col(User.id).desc()],
@@ -164,9 +167,9 @@ def _conditions(where: UserFilter) -> list[ColumnElement[bool]]:
             or_(col(User.username_key).like(pattern, escape="\\"), col(User.email).like(pattern, escape="\\"))
         )
     if where.role is not None:
-        conditions.append(User.role == where.role)
+        conditions.append(col(User.role) == where.role)
     if where.is_active is not None:
-        conditions.append(User.is_active == where.is_active)
+        conditions.append(col(User.is_active) == where.is_active)
     return conditions
 
 

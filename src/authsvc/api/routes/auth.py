@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask import Response, request
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
 
 from authsvc.api import cookies, limits
 from authsvc.api.attempts import budgets
@@ -34,7 +35,7 @@ bp = APIBlueprint(
     abp_tags=[Tag(name="auth", description="Accounts, tokens and sessions")],
     abp_responses={**COMMON_RESPONSES, 401: ErrorOut},
 )
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _tokens(pair: TokenPair, *, cookie: bool = False) -> Response:

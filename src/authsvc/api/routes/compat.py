@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Response, request
 from flask.blueprints import BlueprintSetupState
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
+from flask_openapi3.openapi import OpenAPI
 from werkzeug.exceptions import NotFound
 
 from authsvc.api import limits
@@ -60,14 +64,14 @@ def _switch_off(state: BlueprintSetupState) -> None:
     slash) before routing's 405 or slash redirect, throttling or body checks could tell them apart
     from a path that never existed. It runs once the blueprint's paths are in the app's document.
     """
-    app = state.app
+    app = cast(OpenAPI, state.app)  # registered with register_api on the OpenAPI app
     if app.extensions[SETTINGS].compat_endpoints:
         return
     app.before_request_funcs.setdefault(None, []).insert(0, _not_found)
     for path in PATHS:
-        app.paths.pop(path, None)  # type: ignore[attr-defined]
-    app.tags[:] = [tag for tag in app.tags if tag.name != bp.name]  # type: ignore[attr-defined]
-    app.tag_names[:] = [name for name in app.tag_names if name != bp.name]  # type: ignore[attr-defined]
+        app.paths.pop(path, None)
+    app.tags[:] = [tag for tag in app.tags if tag.name != bp.name]
+    app.tag_names[:] = [name for name in app.tag_names if name != bp.name]
 
 
 def _not_found() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from flask import Response
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
 
 from authsvc.api.attempts import budgets
 from authsvc.api.deps import client_info, db
