@@ -26,5 +26,5 @@ app = Flask(__name__)
 
 
 @app.get("/list/")
-def list_users():  # noqa: ANN201
+def list_users():
     return jsonify(USERS)

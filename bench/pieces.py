@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 from sqlmodel import Session
 
-from authsvc.api.deps import codec
 from authsvc.api.render import user_json
 from authsvc.db import get_engine
+from authsvc.extensions import get_codec
 from authsvc.models import utcnow
 from authsvc.services import auth
-from authsvc.services.users import iter_users, page_users
+from authsvc.services.queries import iter_users, page_users
 from bench import seed
 from bench.profile import build
 
@@ -34,8 +34,8 @@ def main() -> None:
     app = build()
     engine = get_engine(app)
     with app.app_context(), Session(engine) as session:
-        token = codec().encode(subject="1", token_type="access", session_id="s", now=utcnow()).token
-        check = per_call_us(lambda: auth.verify_access(session=session, codec=codec(), token=token))
+        token = get_codec().encode(subject="1", token_type="access", session_id="s", now=utcnow()).token
+        check = per_call_us(lambda: auth.verify_access(session=session, codec=get_codec(), token=token))
         print(f"token check (decode + blocklist + user): {check:.0f} us")
     print(f"read 100 users for /list/: {per_call_us(lambda: list(iter_users(engine=engine))):.0f} us")
     rows = list(iter_users(engine=engine))

@@ -22,7 +22,7 @@ from bench import seed
 PASSWORD = "bench-password-123"
 
 
-def build():  # noqa: ANN201
+def build():
     work = Path(tempfile.mkdtemp(prefix="authsvc-profile-"))
     settings = Settings(
         environment="production",

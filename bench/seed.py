@@ -13,7 +13,7 @@ from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
 CHUNK = 20_000
 
 
-def _chunks(rows, size: int = CHUNK):  # noqa: ANN001, ANN202
+def _chunks(rows, size: int = CHUNK):
     batch = []
     for row in rows:
         batch.append(row)

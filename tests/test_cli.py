@@ -9,10 +9,10 @@ from click.testing import Result
 from sqlalchemy import MetaData, inspect
 from sqlmodel import select
 
-from authsvc.api.deps import CODEC
 from authsvc.audit import ClientInfo
 from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import InvalidCredentials
+from authsvc.extensions import CODEC
 from authsvc.models import AuthSession, BlockKind, Role, TokenBlocklist, User, utcnow
 from authsvc.security import PasswordHasher
 from authsvc.services import auth, blocklist, sessions

@@ -14,10 +14,10 @@ import pytest
 from click.testing import Result
 from sqlmodel import Session
 
-from authsvc.api.deps import CODEC
 from authsvc.audit import ClientInfo
 from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials
+from authsvc.extensions import CODEC
 from authsvc.models import Role, User, utcnow
 from authsvc.services import sessions
 from tests.conftest import login

@@ -7,19 +7,24 @@ from urllib.parse import urlsplit
 
 from flask import Request
 from flask.json.provider import DefaultJSONProvider
-from flask_openapi3 import Info, OpenAPI
+from flask_openapi3.models.info import Info
+from flask_openapi3.openapi import OpenAPI
+from flask_openapi3.types import SecuritySchemesDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from authsvc import audit, cli, cli_group, db, migrate
-from authsvc.api import attempts, compat, cors, demo, deps, docs, errors, gate, headers, limits
-from authsvc.api import auth as auth_api
-from authsvc.api import meta as meta_api
-from authsvc.api import users as users_api
+from authsvc import audit, cli, cli_group, db, extensions, migrate
+from authsvc.api import attempts, cors, errors, gate, headers, limits
+from authsvc.api.routes import auth as auth_api
+from authsvc.api.routes import compat, demo, docs
+from authsvc.api.routes import meta as meta_api
+from authsvc.api.routes import users as users_api
 from authsvc.config import CONFIG_ERROR_STATUS, VERSION, ConfigError, Settings, report_config_error
 from authsvc.schemas import ErrorOut
 
-SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+SECURITY_SCHEMES: SecuritySchemesDict = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+}
 
 
 def create_app(settings: Settings | None = None) -> App:
@@ -88,26 +93,29 @@ def _settings_from_env() -> Settings:
 
 
 def configure(app: OpenAPI, settings: Settings) -> None:
-    app.config.from_prefixed_env()  # Flask's own FLASK_* options (DEBUG, ...)
+    # Only what Flask reads, from the validated settings. (``from_prefixed_env`` would copy every
+    # FLASK_* variable, secrets included and JSON-decoded, into app.config unchecked.) The
+    # Flask-Limiter keys are set from the settings in ``limits.init_app``.
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        DEBUG=settings.debug,  # the value checked at start-up, not from_prefixed_env's JSON reading
+        DEBUG=settings.debug,
         MAX_CONTENT_LENGTH=settings.max_content_length,
         TESTING=settings.environment == "testing",
     )
     app.json = SafeJSONProvider(app)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # section 1 fixes key order
+    app.json.sort_keys = False  # section 1 fixes key order
     if settings.trusted_proxies:
         # Believe X-Forwarded-For only for as many hops as there are proxies we run; by default
         # none, so a client cannot pick its own IP (and its own rate-limit bucket) with a header.
         hops = settings.trusted_proxies
+        # Wrapping wsgi_app is Flask's documented way to add middleware; typeshed sees a method.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def register_extensions(app: OpenAPI, settings: Settings) -> None:
     audit.init_app(app)
     db.init_app(app, settings)
-    deps.init_app(app, settings)
+    extensions.init_app(app, settings)
     limits.init_app(app, settings)
     attempts.init_app(app, settings)
     cors.init_app(app, settings)  # only the listed origins may read responses and send cookies

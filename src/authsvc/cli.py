@@ -10,19 +10,17 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from pydantic import TypeAdapter, ValidationError
 
-from authsvc.api.deps import codec as current_codec
-from authsvc.api.deps import hasher as current_hasher
-from authsvc.api.deps import settings as current_settings
 from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import AuthError
+from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.models import Role, User, utcnow
 from authsvc.schemas import Email, NewPassword, Username, error_message
 from authsvc.security import PasswordHasher
-from authsvc.services import accounts, maintenance, users
+from authsvc.services import accounts, maintenance, queries, users
 from authsvc.services.passwords import password_problem
 
 
-def _valid(adapter: TypeAdapter, value: str | None, what: str) -> str:
+def _valid(adapter: TypeAdapter[str], value: str | None, what: str) -> str:
     try:
         return adapter.validate_python(value)
     except ValidationError as error:
@@ -44,11 +42,11 @@ def create_user_command(username: str, email: str | None, password: str | None, 
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     password = _valid(TypeAdapter(NewPassword), password, "password")
     if problem := password_problem(
-        password, username=username, email=email, min_score=current_settings().password_min_score
+        password, username=username, email=email, min_score=get_settings().password_min_score
     ):
         # The operator chose it deliberately: warn, do not refuse.
         click.echo(f"Warning: {problem}", err=True)
-    hasher: PasswordHasher = current_hasher()
+    hasher: PasswordHasher = get_hasher()
     with session_scope(get_engine()) as session:
         try:
             user = users.create_user(
@@ -74,7 +72,7 @@ def _new_password(password: str | None, *, username: str, email: str | None) -> 
     except click.BadParameter as error:  # one line, without create-user's usage text
         raise click.ClickException(error.format_message()) from None
     if problem := password_problem(
-        password, username=username, email=email, min_score=current_settings().password_min_score
+        password, username=username, email=email, min_score=get_settings().password_min_score
     ):
         click.echo(f"Warning: {problem}", err=True)
     return password
@@ -102,8 +100,8 @@ def set_password_command(username: str, password: str | None) -> None:
         try:
             ended = accounts.set_password(
                 session=session,
-                hasher=current_hasher(),
-                codec=current_codec(),
+                hasher=get_hasher(),
+                codec=get_codec(),
                 user_id=user_id,
                 new_password=password,
             )
@@ -127,7 +125,7 @@ def delete_user_command(username: str, yes: bool) -> None:
         )
     with session_scope(get_engine()) as session:
         try:
-            accounts.delete_user_by_operator(session=session, codec=current_codec(), user_id=user_id)
+            accounts.delete_user_by_operator(session=session, codec=get_codec(), user_id=user_id)
         except AuthError as error:
             raise click.ClickException(error.detail) from None
     click.echo(f"Deleted {user.role} {user.username!r} (id {user.id}).")
@@ -142,7 +140,7 @@ LISTING = ("id", "username", "email", "role", "active", "created")
 @click.option("--inactive", is_flag=True, help="Only deactivated users (the ones `flask activate` is for).")
 def list_users_command(role: str | None, inactive: bool) -> None:
     """Every user, or those matching the options, in id order, as a table."""
-    where = users.UserFilter(role=role, is_active=False if inactive else None)
+    where = queries.UserFilter(role=role, is_active=False if inactive else None)
     with session_scope(get_engine()) as session:
         rows = [
             (
@@ -153,7 +151,7 @@ def list_users_command(role: str | None, inactive: bool) -> None:
                 "yes" if user.is_active else "no",
                 iso_utc(user.created_at),
             )
-            for user in users.list_users(session=session, where=where)
+            for user in queries.list_users(session=session, where=where)
         ]
     if not rows:
         click.echo("No users.")
@@ -168,14 +166,16 @@ def iso_utc(moment: datetime) -> str:
     return moment.replace(tzinfo=UTC, microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _change(username: str, **changes: object) -> None:
+def _change(username: str, *, role: Role | None = None, is_active: bool | None = None) -> None:
     """Apply an account change by username through the same service the API uses."""
     with session_scope(get_engine()) as session:
         user = users.find_by_username(session, username)
-        if user is None:
+        if user is None or user.id is None:  # a stored user always has an id
             raise click.ClickException(f"No user named {username!r}.")
         try:
-            accounts.update_user(session=session, codec=current_codec(), user_id=user.id, **changes)
+            accounts.update_user(
+                session=session, codec=get_codec(), user_id=user.id, role=role, is_active=is_active
+            )
         except AuthError as error:
             raise click.ClickException(error.detail) from None
         click.echo(f"{user.username!r}: role {user.role}, {'active' if user.is_active else 'deactivated'}.")

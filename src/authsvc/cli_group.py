@@ -37,7 +37,7 @@ class OperatorCommands(AppGroup):
     """``app.cli``: hands out each command wrapped so that a database failure becomes one line."""
 
     @classmethod
-    def replacing(cls, group: AppGroup) -> OperatorCommands:
+    def replacing(cls, group: click.Group) -> OperatorCommands:
         """This group in place of Flask's own, keeping the commands already registered on it."""
         return cls(name=group.name, commands=group.commands)
 
@@ -47,6 +47,7 @@ class OperatorCommands(AppGroup):
             return None
         # A copy, so the command object (shared by every app made in this process) stays as it was.
         guarded = copy.copy(command)
+        # Replacing a method on this one copy is the point; mypy refuses any assignment to a method.
         guarded.invoke = partial(_one_line_on_database_error, command)  # type: ignore[method-assign]
         return guarded
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, event
@@ -88,14 +88,14 @@ def lock_for_write(session: Session) -> None:
 
 
 def get_engine(app: Flask | None = None) -> Engine:
-    return (app or current_app).extensions[EXTENSION]
+    return cast(Engine, (app or current_app).extensions[EXTENSION])
 
 
 def get_session() -> Session:
     """The request's session, opened on first use."""
     if "db_session" not in g:
         g.db_session = Session(get_engine(), expire_on_commit=False)
-    return g.db_session
+    return cast(Session, g.db_session)
 
 
 def close_session(_exc: BaseException | None = None) -> None:

@@ -61,4 +61,5 @@ def post_fork(server: Arbiter, worker: Worker) -> None:
                 raise SystemExit(Arbiter.WORKER_BOOT_ERROR) from None
             raise
 
+    # Wrapping this one worker's method is the point; mypy refuses any assignment to a method.
     worker.load_wsgi = load_wsgi_or_halt  # type: ignore[method-assign]

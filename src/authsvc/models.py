@@ -9,8 +9,6 @@ from sqlalchemy import DateTime, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
-MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER on PostgreSQL: anything larger names no row
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -15,11 +14,14 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    JsonValue,
     RootModel,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from authsvc.domain import USERNAME_MAX, normalize_username
 
 
 def error_message(error: Mapping[str, Any]) -> str:
@@ -29,7 +31,6 @@ def error_message(error: Mapping[str, Any]) -> str:
     return message.removeprefix("Value error, ") if error.get("type") == "value_error" else message
 
 
-USERNAME_MAX = 150
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
 _USERNAME_RE = re.compile(r"[\w.@+-]+")  # Django's rule: letters, digits and @ . + - _
@@ -44,16 +45,6 @@ def is_text(value: str) -> bool:
     can put one in a str, but no UTF-8 can encode it: the database driver and bcrypt would raise on it.
     """
     return _SURROGATE_RE.search(value) is None
-
-
-def normalize_username(value: str) -> str:
-    """NFKC then trim: look-alike forms of a name compare and store as one."""
-    return unicodedata.normalize("NFKC", value).strip()
-
-
-def username_key(value: str) -> str:
-    """The case-insensitive identity of a username, used for uniqueness and lookup."""
-    return normalize_username(value).casefold()
 
 
 def _check_username(value: str) -> str:
@@ -87,9 +78,12 @@ StrictStr = Annotated[str, Field(strict=True)]
 
 
 class _Body(BaseModel):
-    """Unknown fields are ignored; strings are never coerced from numbers; every string is text."""
+    """Unknown fields are ignored; strings are never coerced from numbers; every string is text.
 
-    model_config = ConfigDict(extra="ignore", str_strict=True)
+    (Pydantic never turns a number into a str unless ``coerce_numbers_to_str`` is set.)
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -102,11 +96,11 @@ class _Body(BaseModel):
         return value
 
 
-def _example(**values: object) -> ConfigDict:
+def _example(**values: JsonValue) -> ConfigDict:
     """A realistic request body for /docs, so a person trying an operation starts from something
     that works instead of ``"string"``. (``example``, singular: flask-openapi3's schema object keeps
     that one and drops JSON Schema's ``examples``.)"""
-    return ConfigDict(extra="ignore", str_strict=True, json_schema_extra={"example": values})
+    return ConfigDict(extra="ignore", json_schema_extra={"example": values})
 
 
 class UserCreate(_Body):
@@ -183,8 +177,8 @@ class UserList(RootModel[list[UserOut] | list[UserPublic]]):
     """The /list/ body: a bare JSON array of whole records for an admin, their public part for others."""
 
 
-class TokenPair(BaseModel):
-    """The section 1 shape: exactly these two keys, in this order."""
+class CompatPair(BaseModel):
+    """The /token/ body, section 1's shape: exactly these two keys, in this order."""
 
     refresh: str
     access: str

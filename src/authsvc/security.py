@@ -14,8 +14,8 @@ import jwt
 from passlib.context import CryptContext
 
 from authsvc.config import Settings
+from authsvc.domain import MAX_ID
 from authsvc.exceptions import TokenInvalid
-from authsvc.models import MAX_ID
 
 ALGORITHM = "HS256"
 TOKEN_HEADER = {"typ": "JWT"}
@@ -164,7 +164,8 @@ class TokenCodec:
             )
         except jwt.PyJWTError:
             raise TokenInvalid() from None
-        header, claims = decoded["header"], decoded["payload"]
+        header: dict[str, Any] = decoded["header"]
+        claims: dict[str, Any] = decoded["payload"]
         # The algorithm is pinned above; we never set a key id, and only mint typ JWT.
         if "kid" in header or header.get("typ", "JWT") != "JWT":
             raise TokenInvalid()

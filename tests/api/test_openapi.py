@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from authsvc.schemas import (
     AccountDeletion,
     AdminUserCreate,
+    CompatPair,
     Credentials,
     ErrorOut,
     Health,
@@ -26,7 +27,6 @@ from authsvc.schemas import (
     RefreshIn,
     RotatedPair,
     SessionList,
-    TokenPair,
     UserCreate,
     UserList,
     UserOut,
@@ -45,7 +45,7 @@ REF = "#/components/schemas/"
 OPERATIONS: dict[tuple[str, str], tuple[type[BaseModel] | None, str, type[BaseModel] | None, bool]] = {
     ("get", "/"): (None, "200", Welcome, False),
     ("get", "/health"): (None, "200", Health, False),
-    ("post", "/token/"): (Credentials, "200", TokenPair, False),
+    ("post", "/token/"): (Credentials, "200", CompatPair, False),
     ("post", "/token/refresh/"): (RefreshIn, "200", RotatedPair, False),
     ("get", "/list/"): (None, "200", UserList, True),
     ("post", "/api/auth/register"): (UserCreate, "201", UserOut, False),

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from authsvc.db import get_engine
 from authsvc.models import Role, User
-from authsvc.services import users
+from authsvc.services import queries
 from tests.conftest import assert_error, login
 from tests.helpers import bearer
 
@@ -86,7 +86,7 @@ def test_ordering_is_by_id_not_by_name(client, make_user, admin_tokens):
 def test_pages_is_zero_when_nothing_matches(app):
     """Over HTTP the admin asking is always a user (total >= 1), so the empty case is checked below it."""
     with Session(get_engine(app)) as session:
-        items, total, pages = users.page_users(session=session, page=1, per_page=5)
+        items, total, pages = queries.page_users(session=session, page=1, per_page=5)
     assert (list(items), total, pages) == ([], 0, 0)
 
 

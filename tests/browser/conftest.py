@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from authsvc.api.deps import hasher
 from authsvc.db import get_engine, session_scope
+from authsvc.extensions import get_hasher
 from authsvc.services import users
 from tests.conftest import build_app, make_settings
 from tests.helpers import PASSWORD
@@ -52,7 +52,11 @@ def serve(tmp_path: Path, environment: str) -> Iterator[str]:
     with app.app_context():
         with session_scope(get_engine(app)) as session:
             users.create_user(
-                session=session, hasher=hasher(), username="ada", password=PASSWORD, email="ada@example.com"
+                session=session,
+                hasher=get_hasher(),
+                username="ada",
+                password=PASSWORD,
+                email="ada@example.com",
             )
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from authsvc.api.deps import codec, db
+from authsvc.api.deps import db
 from authsvc.exceptions import TokenInvalid
+from authsvc.extensions import get_codec
 from authsvc.models import BlockKind, utcnow
 from authsvc.services import auth, blocklist
 from tests.conftest import login
@@ -24,7 +25,7 @@ def access(client, make_user):
 def test_token_check_path(app, access, benchmark):
     user, token = access
     with app.test_request_context():
-        identity = benchmark(auth.verify_access, session=db(), codec=codec(), token=token)
+        identity = benchmark(auth.verify_access, session=db(), codec=get_codec(), token=token)
     assert identity.user.id == user.id
     assert identity.user.username == user.username
 
@@ -32,12 +33,12 @@ def test_token_check_path(app, access, benchmark):
 def test_token_check_path_for_a_revoked_session(app, access, benchmark):
     user, token = access
     with app.test_request_context():
-        claims = codec().decode(token, expected_type="access")
+        claims = get_codec().decode(token, expected_type="access")
         blocklist.block(db(), jti=claims["sid"], kind=BlockKind.SESSION, user_id=user.id, expires_at=utcnow())
         db().commit()
 
         def check() -> None:
             with pytest.raises(TokenInvalid):
-                auth.verify_access(session=db(), codec=codec(), token=token)
+                auth.verify_access(session=db(), codec=get_codec(), token=token)
 
         benchmark(check)

@@ -25,8 +25,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from authsvc.db import get_engine, session_scope
+from authsvc.domain import username_key
 from authsvc.models import Role, User
-from authsvc.schemas import username_key
 from tests.conftest import build_app, login, make_settings
 from tests.helpers import BAD_LOGIN, BAD_REFRESH, BAD_TOKEN, MISSING_HEADER, PASSWORD, bearer, sign_in_from
 

@@ -122,7 +122,7 @@ def assert_json_error(answer: Answer, status: int, code: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def admin_token(make_user: Callable[..., User], client) -> str:  # noqa: ANN001
+def admin_token(make_user: Callable[..., User], client) -> str:
     make_user("admin", role=Role.ADMIN)
     return login(client, "admin")["access_token"]
 

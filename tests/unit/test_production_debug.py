@@ -50,6 +50,15 @@ def test_the_apps_debug_flag_is_the_checked_one(tmp_path, monkeypatch):
     assert create_app(make_settings(tmp_path / "debugging", debug=True)).debug is True
 
 
+def test_app_config_holds_only_checked_values(make_app, monkeypatch):
+    """FLASK_* variables reach app.config only through the checked settings, never copied raw."""
+    monkeypatch.setenv("FLASK_JWT_SECRET_KEY", "raw-secret-from-the-environment")
+    monkeypatch.setenv("FLASK_SECRET_KEY", "raw-secret-from-the-environment")
+    app = make_app()
+    assert "JWT_SECRET_KEY" not in app.config
+    assert app.config["SECRET_KEY"] == "nB4vX9qLp2ZkR7mWc5TsJ8yHf3GdE1aU6oKi0zQe"  # make_settings' value
+
+
 def flask_routes(tmp_path: Path, *options: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
     environ.update(

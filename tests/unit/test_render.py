@@ -13,7 +13,7 @@ from authsvc.api.render import public_user_json, public_user_record, user_json, 
 from authsvc.db import get_engine
 from authsvc.models import Role, User
 from authsvc.schemas import UserOut, UserPublic
-from authsvc.services.users import PublicUserView, UserView
+from authsvc.services.queries import PublicUserView, UserView
 from tests.conftest import login
 from tests.helpers import bearer
 

@@ -17,7 +17,7 @@ from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import EmailTaken, InvalidCredentials, TokenInvalid, UsernameTaken
 from authsvc.models import AuthSession, BlockKind, Role, TokenBlocklist, User, utcnow
 from authsvc.security import PasswordHasher, TokenCodec
-from authsvc.services import accounts, auth, blocklist, maintenance, sessions, users
+from authsvc.services import accounts, auth, blocklist, maintenance, queries, sessions, users
 from authsvc.services.sessions import TokenPair
 from tests.conftest import unique_name
 from tests.helpers import PASSWORD
@@ -534,7 +534,7 @@ def test_leeway_refresh_survives_pruning(session, hasher, codec, clock, prune_fi
 
 
 def test_page_users_when_empty(session):
-    items, total, pages = users.page_users(session=session, page=1, per_page=5)
+    items, total, pages = queries.page_users(session=session, page=1, per_page=5)
     assert list(items) == []
     assert (total, pages) == (0, 0)
 
@@ -548,7 +548,7 @@ def test_page_users_math(session, hasher, count, per_page):
     expected_pages = math.ceil(count / per_page)
     seen: list[int | None] = []
     for page in range(1, expected_pages + 2):  # one page past the end, too
-        items, total, pages = users.page_users(session=session, page=page, per_page=per_page)
+        items, total, pages = queries.page_users(session=session, page=page, per_page=per_page)
         assert (total, pages) == (count, expected_pages)
         assert len(items) == (min(per_page, count - (page - 1) * per_page) if page <= expected_pages else 0)
         seen.extend(user.id for user in items)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse_many
@@ -34,8 +34,8 @@ from werkzeug.exceptions import TooManyRequests
 
 from authsvc.api.limits import client_key
 from authsvc.config import Settings
+from authsvc.domain import username_key
 from authsvc.exceptions import InvalidCredentials, RateLimitUnavailable
-from authsvc.schemas import username_key
 
 log = logging.getLogger("authsvc")
 EXTENSION = "authsvc.attempts"
@@ -70,7 +70,8 @@ class Budgets:
         uri = settings.ratelimit_storage_uri
         # A Redis that stops answering must cost a sign-in a second, not a hung worker.
         options = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0} if uri.startswith("redis") else {}
-        self._storage: Storage = storage_from_string(uri, **options)
+        # A synchronous storage: config.py refuses the async+ schemes, which never work in Flask.
+        self._storage = cast(Storage, storage_from_string(uri, **options))
         self._fallback = MemoryStorage()
         self._down_since: float | None = None
         self.fail_closed = settings.ratelimit_fail_closed
@@ -170,7 +171,7 @@ class Budgets:
 
 
 def budgets() -> Budgets:
-    return current_app.extensions[EXTENSION]
+    return cast(Budgets, current_app.extensions[EXTENSION])
 
 
 def init_app(app: Flask, settings: Settings) -> None:

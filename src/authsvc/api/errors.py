@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, request
+from flask_openapi3.types import ResponseDict
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -22,7 +23,7 @@ log = logging.getLogger("authsvc")
 
 # Answers any endpoint can give (for the OpenAPI document): a bad body, one too large or not JSON,
 # throttling, an unexpected failure, a database outage.
-COMMON_RESPONSES: dict[int, type[ErrorOut]] = dict.fromkeys((400, 413, 415, 429, 500, 503), ErrorOut)
+COMMON_RESPONSES: ResponseDict = dict.fromkeys((400, 413, 415, 429, 500, 503), ErrorOut)
 
 # status -> (code, sentence) for errors raised by Flask/werkzeug themselves
 HTTP_ERRORS: dict[int, tuple[str, str]] = {
@@ -54,7 +55,7 @@ DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
 
 # endpoint -> its answer to a body whose only fault is a string that is not text (schemas.is_text).
 # Section 1 fixes its refusals byte for byte: there such a string is an impossible credential or token,
-# refused with the endpoint's usual 401 (api/compat.py registers these); elsewhere it is a 400.
+# refused with the endpoint's usual 401 (api/routes/compat.py registers these); elsewhere it is a 400.
 NOT_TEXT_ANSWERS: dict[str, Callable[[], Response]] = {}
 
 

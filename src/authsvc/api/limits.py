@@ -8,17 +8,21 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter
 from limits.errors import StorageError
 
-from authsvc.api.deps import settings
 from authsvc.api.errors import error_response
 from authsvc.config import Settings
 from authsvc.exceptions import RateLimitUnavailable
+from authsvc.extensions import get_settings
 
 log = logging.getLogger("authsvc")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def client_key() -> str:
@@ -45,12 +49,12 @@ limiter = Limiter(key_func=client_key, headers_enabled=True, strategy="moving-wi
 
 # Shared limits: both refresh endpoints draw on one budget, so offering the same operation at two
 # URLs never doubles what a client may try. (Password checks have their own budgets: attempts.py.)
-def register(view):  # noqa: ANN001, ANN201
-    return limiter.shared_limit(lambda: settings().ratelimit_register, scope="register")(view)
+def register(view: Callable[P, R]) -> Callable[P, R]:
+    return limiter.shared_limit(lambda: get_settings().ratelimit_register, scope="register")(view)
 
 
-def refresh(view):  # noqa: ANN001, ANN201
-    return limiter.shared_limit(lambda: settings().ratelimit_refresh, scope="refresh")(view)
+def refresh(view: Callable[P, R]) -> Callable[P, R]:
+    return limiter.shared_limit(lambda: get_settings().ratelimit_refresh, scope="refresh")(view)
 
 
 def init_app(app: Flask, config: Settings) -> None:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
-from json.encoder import encode_basestring as _quote  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _quote
 from typing import Any
 
 from flask import Response, current_app
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from authsvc.models import AuthSession, User
 from authsvc.schemas import SessionOut
-from authsvc.services.users import PublicUserView, UserView
+from authsvc.services.queries import PublicUserView, UserView
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -78,8 +78,10 @@ def user_json(user: User | UserView) -> str:
     """
     email = "null" if user.email is None else _quote(user.email)
     active = "true" if user.is_active else "false"
+    # SQLModel types a table's id Optional (unsaved rows have none); a rendered user is a stored one.
+    id_ = int(user.id)  # type: ignore[arg-type]
     return (
-        f'{{"id": {int(user.id)}, "username": {_quote(user.username)}, "email": {email}, '
+        f'{{"id": {id_}, "username": {_quote(user.username)}, "email": {email}, '
         f'"role": {_quote(user.role)}, "is_active": {active}, "created_at": "{iso_utc(user.created_at)}"}}'
     )
 
@@ -93,10 +95,9 @@ def public_user_record(user: User | UserView | PublicUserView) -> dict[str, Any]
 def public_user_json(user: User | UserView | PublicUserView) -> str:
     """``json.dumps(public_user_record(user), ensure_ascii=False)``, written directly like ``user_json``
     (a test holds them equal): most /list/ callers are not admins, so this is the path that is hot."""
-    return (
-        f'{{"id": {int(user.id)}, "username": {_quote(user.username)}, '
-        f'"created_at": "{iso_utc(user.created_at)}"}}'
-    )
+    # SQLModel types a table's id Optional (unsaved rows have none); a rendered user is a stored one.
+    id_ = int(user.id)  # type: ignore[arg-type]
+    return f'{{"id": {id_}, "username": {_quote(user.username)}, "created_at": "{iso_utc(user.created_at)}"}}'
 
 
 def json_array_response(encoded: Iterable[str], *, chunk: int = 1000) -> Response:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -12,7 +15,7 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
-def render_item(type_: str, obj: object, _context: object) -> str | bool:
+def render_item(type_: str, obj: object, _context: AutogenContext) -> str | Literal[False]:
     """Autogenerate writes our UTC column type as the plain type it stores, keeping revisions portable."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

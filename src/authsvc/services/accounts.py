@@ -15,8 +15,9 @@ from authsvc.models import Role, User
 from authsvc.security import PasswordHasher, TokenCodec
 from authsvc.services import sessions
 from authsvc.services.passwords import DEFAULT_MIN_SCORE, check_password
+from authsvc.services.queries import UserView
 from authsvc.services.sessions import TokenPair
-from authsvc.services.users import UserView, ensure_email_free, get_user, get_user_for
+from authsvc.services.users import ensure_email_free, get_user, get_user_for
 
 
 def change_password(
@@ -52,7 +53,7 @@ def _new_credentials(session: Session, user: User) -> None:
     every session minted under the old one, also a sign-in's still in flight. Call it after
     revoking the live sessions (which lists them by the current version). The new value is read
     back within this transaction, holding the row's lock."""
-    user.credentials_version = User.credentials_version + 1  # type: ignore[assignment]
+    user.credentials_version = User.credentials_version + 1
     session.add(user)
     session.flush()
     session.refresh(user, ["credentials_version"])

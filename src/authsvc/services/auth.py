@@ -8,16 +8,18 @@ from hmac import compare_digest
 from typing import Any, Literal
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Session, func, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.domain import USERNAME_MAX
 from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInvalid
 from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
-from authsvc.schemas import USERNAME_MAX
 from authsvc.security import CREDENTIALS_CLAIM, PasswordHasher, TokenCodec, expiry_of
 from authsvc.services import blocklist, sessions
+from authsvc.services.queries import USER_COLUMNS, UserView
 from authsvc.services.sessions import TokenPair
-from authsvc.services.users import USER_COLUMNS, UserView, find_by_username
+from authsvc.services.users import find_by_username
 
 Scope = Literal["local", "global", "others"]
 
@@ -31,7 +33,8 @@ class Identity:
 
     @property
     def session_id(self) -> str:
-        return self.claims["sid"]
+        sid: str = self.claims["sid"]  # checked to be a string when the token was decoded
+        return sid
 
 
 def authenticate(
@@ -104,8 +107,9 @@ def verify_access(*, session: Session, codec: TokenCodec, token: str) -> Identit
 
 # Built once: the user's columns, credentials version, and a count of blocklist rows matching the
 # token's jti or sid (two primary-key probes), in one statement executed on the connection without the ORM.
+# SQLAlchemy sets __table__ on each table class at runtime; SQLModel's types do not declare it.
 _blocklist = TokenBlocklist.__table__  # type: ignore[attr-defined]
-_IDENTITY = select(
+_IDENTITY = core_select(  # Core's select: sqlmodel's is typed for up to four columns
     *USER_COLUMNS,
     User.__table__.c.credentials_version,  # type: ignore[attr-defined]
     select(func.count())

@@ -25,9 +25,9 @@ def block(session: Session, *, jti: str, kind: BlockKind, user_id: int | None, e
         insert(TokenBlocklist)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["jti"])
-        .returning(TokenBlocklist.jti)  # rowcount is not reliable across drivers; RETURNING is
+        .returning(col(TokenBlocklist.jti))  # rowcount is not reliable across drivers; RETURNING is
     )
-    return session.exec(statement).first() is not None  # type: ignore[call-overload]
+    return session.exec(statement).first() is not None
 
 
 def blocked_ids(session: Session, ids: Iterable[str]) -> set[str]:

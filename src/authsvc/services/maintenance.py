@@ -22,8 +22,8 @@ def prune(session: Session, *, now: datetime) -> Pruned:
     A blocklist row outlives every token it can match, so deleting it after ``expires_at`` never
     revives a token; a revoked session stays blocked by its blocklist row while that matters.
     """
-    rows = session.exec(delete(TokenBlocklist).where(col(TokenBlocklist.expires_at) < now))  # type: ignore[call-overload]
-    dead = session.exec(  # type: ignore[call-overload]
+    rows = session.exec(delete(TokenBlocklist).where(col(TokenBlocklist.expires_at) < now))
+    dead = session.exec(
         delete(AuthSession).where(
             or_(col(AuthSession.expires_at) < now, col(AuthSession.revoked_at).is_not(None))
         )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from zxcvbn import zxcvbn
 from zxcvbn.matching import L33T_TABLE, enumerate_l33t_subs, relevant_l33t_subtable
 
 from authsvc.config import Settings
+from authsvc.domain import username_key
 from authsvc.exceptions import WeakPassword
-from authsvc.schemas import username_key
 
 # FLASK_PASSWORD_MIN_SCORE's default, for callers that have no settings at hand.
 DEFAULT_MIN_SCORE: int = Settings.model_fields["password_min_score"].default
@@ -64,7 +64,7 @@ def strength(password: str, *, user_inputs: list[str]) -> Strength:
     """zxcvbn's verdict, on the bounded prefix only (see ``scored_part``)."""
     part = scored_part(password)
     # the prefix is already bounded; zxcvbn's own guard would raise on more than 72 characters
-    result: dict[str, Any] = zxcvbn(part, user_inputs=user_inputs, max_length=len(part))
+    result = zxcvbn(part, user_inputs=user_inputs, max_length=len(part))
     feedback = result["feedback"]
     return Strength(int(result["score"]), str(feedback["warning"]), [str(s) for s in feedback["suggestions"]])
 

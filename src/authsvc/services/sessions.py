@@ -37,13 +37,22 @@ def mint_pair(
     refresh_jti: str | None = None,
 ) -> TokenPair:
     """Encode an access and a refresh token; the same ids and instant give the same strings."""
-    common = {"subject": str(user_id), "session_id": session_id, "now": now}
     return TokenPair(
         access=codec.encode(
-            token_type="access", jti=access_jti, credentials_version=credentials_version, **common
+            subject=str(user_id),
+            token_type="access",
+            session_id=session_id,
+            now=now,
+            jti=access_jti,
+            credentials_version=credentials_version,
         ),
         refresh=codec.encode(
-            token_type="refresh", jti=refresh_jti, credentials_version=credentials_version, **common
+            subject=str(user_id),
+            token_type="refresh",
+            session_id=session_id,
+            now=now,
+            jti=refresh_jti,
+            credentials_version=credentials_version,
         ),
         session_id=session_id,
     )

@@ -5,13 +5,15 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from flask import Response
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
 
 from authsvc.api.attempts import budgets
-from authsvc.api.deps import client_info, codec, db, hasher, settings
+from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity, require_admin
 from authsvc.api.render import json_response, user_record, user_records
+from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.models import Role
 from authsvc.schemas import (
     AccountDeletion,
@@ -23,7 +25,7 @@ from authsvc.schemas import (
     UsersQuery,
     UserUpdate,
 )
-from authsvc.services import accounts, users
+from authsvc.services import accounts, queries, users
 
 bp = APIBlueprint(
     "users",
@@ -41,13 +43,13 @@ def create(body: AdminUserCreate) -> Response:
     admin = require_admin()
     user = users.create_by_admin(
         session=db(),
-        hasher=hasher(),
+        hasher=get_hasher(),
         username=body.username,
         password=body.password,
         email=body.email,
         role=Role(body.role),
         actor_id=admin.user.id,
-        min_score=settings().password_min_score,
+        min_score=get_settings().password_min_score,
         client=client_info(),
     )
     return json_response(user_record(user), 201)
@@ -57,8 +59,8 @@ def create(body: AdminUserCreate) -> Response:
 def list_page(query: UsersQuery) -> Response:
     """One page of users, filtered and sorted (admins only); X-Total-Count carries the total."""
     require_admin()
-    where = users.UserFilter(q=query.q, role=query.role, is_active=query.is_active)
-    items, total, pages = users.page_users(
+    where = queries.UserFilter(q=query.q, role=query.role, is_active=query.is_active)
+    items, total, pages = queries.page_users(
         session=db(), page=query.page, per_page=query.per_page, where=where, sort=query.sort
     )
     response = json_response(
@@ -87,7 +89,7 @@ def update(path: UserPath, body: UserUpdate) -> Response:
     admin = require_admin()
     user = accounts.update_user(
         session=db(),
-        codec=codec(),
+        codec=get_codec(),
         user_id=path.user_id,
         role=Role(body.role) if body.role else None,
         is_active=body.is_active,
@@ -109,8 +111,8 @@ def delete(path: UserPath, body: AccountDeletion) -> Response:
     with budgets().attempt(actor.username, sign_in=False) if own else nullcontext():
         accounts.delete_user(
             session=db(),
-            codec=codec(),
-            hasher=hasher(),
+            codec=get_codec(),
+            hasher=get_hasher(),
             actor=actor,
             user_id=path.user_id,
             current_password=body.current_password,

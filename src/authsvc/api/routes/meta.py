@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask import Response, url_for
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
 
 from authsvc.api.attempts import budgets
 from authsvc.api.deps import db

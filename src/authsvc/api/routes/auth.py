@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from flask import Response, request
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
 
 from authsvc.api import cookies, limits
 from authsvc.api.attempts import budgets
-from authsvc.api.deps import client_info, codec, db, hasher, settings
+from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import bearer_token, current_identity
 from authsvc.api.render import json_response, session_record, token_response, user_record
+from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.schemas import (
     ErrorOut,
     LoginIn,
@@ -33,7 +35,7 @@ bp = APIBlueprint(
     abp_tags=[Tag(name="auth", description="Accounts, tokens and sessions")],
     abp_responses={**COMMON_RESPONSES, 401: ErrorOut},
 )
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _tokens(pair: TokenPair, *, cookie: bool = False) -> Response:
@@ -41,11 +43,11 @@ def _tokens(pair: TokenPair, *, cookie: bool = False) -> Response:
     body = LoginOut(
         access_token=pair.access.token,
         refresh_token=None if cookie else pair.refresh.token,
-        expires_in=settings().jwt_access_token_expires,
+        expires_in=get_settings().jwt_access_token_expires,
     )
     response = token_response(body.model_dump(exclude_none=True))
     if cookie:
-        cookies.set_refresh_cookies(response, pair, codec=codec(), settings=settings())
+        cookies.set_refresh_cookies(response, pair, codec=get_codec(), settings=get_settings())
     return response
 
 
@@ -55,10 +57,10 @@ def _refresh_token() -> tuple[str, str | None]:
     A bearer header wins; a cookie is honoured only on POST and only with the double-submitted
     CSRF value (the service checks it against the token before anything is spent).
     """
-    token = cookies.refresh_cookie(settings=settings())
+    token = cookies.refresh_cookie(settings=get_settings())
     if request.method != "POST" or "Authorization" in request.headers or token is None:
         return bearer_token(), None
-    return token, cookies.csrf_header(settings=settings())
+    return token, cookies.csrf_header(settings=get_settings())
 
 
 @bp.post("/register", responses={201: UserOut, 403: ErrorOut, 409: ErrorOut})
@@ -70,12 +72,12 @@ def register(body: UserCreate) -> Response:
     """
     user = users.register(
         session=db(),
-        hasher=hasher(),
+        hasher=get_hasher(),
         username=body.username,
         password=body.password,
         email=body.email,
-        min_score=settings().password_min_score,
-        registration_open=settings().registration == "open",
+        min_score=get_settings().password_min_score,
+        registration_open=get_settings().registration == "open",
     )
     return json_response(user_record(user), 201)
 
@@ -86,11 +88,11 @@ def login(body: LoginIn) -> Response:
     with budgets().attempt(body.username, sign_in=True):
         pair = auth.sign_in(
             session=db(),
-            hasher=hasher(),
-            codec=codec(),
+            hasher=get_hasher(),
+            codec=get_codec(),
             username=body.username,
             password=body.password,
-            max_sessions=settings().max_sessions_per_user,
+            max_sessions=get_settings().max_sessions_per_user,
             client=client_info(),
         )
     return _tokens(pair, cookie=body.cookie)
@@ -110,10 +112,10 @@ def refresh() -> Response:
     token, csrf = _refresh_token()
     pair = auth.refresh(
         session=db(),
-        codec=codec(),
+        codec=get_codec(),
         token=token,
         csrf=csrf,
-        reuse_interval=settings().jwt_refresh_reuse_interval,
+        reuse_interval=get_settings().jwt_refresh_reuse_interval,
         client=client_info(),
     )
     return _tokens(pair, cookie=csrf is not None)
@@ -124,10 +126,10 @@ def refresh() -> Response:
 def logout(query: LogoutQuery) -> Response:
     """Revoke this session (scope=local), all of the user's (global) or all others (others)."""
     revoked = auth.logout(
-        session=db(), codec=codec(), identity=current_identity(), scope=query.scope, client=client_info()
+        session=db(), codec=get_codec(), identity=current_identity(), scope=query.scope, client=client_info()
     )
     response = json_response(LogoutOut(scope=query.scope, revoked_sessions=revoked))
-    cookies.clear_refresh_cookies(response, settings=settings())
+    cookies.clear_refresh_cookies(response, settings=get_settings())
     return response
 
 
@@ -144,7 +146,7 @@ def delete_session(path: SessionPath) -> Response:
     """Sign out one of the caller's sessions (another device, or this one)."""
     auth.end_session(
         session=db(),
-        codec=codec(),
+        codec=get_codec(),
         identity=current_identity(),
         session_id=path.session_id,
         client=client_info(),
@@ -159,17 +161,17 @@ def change_password(body: PasswordChange) -> Response:
     A wrong current password spends the account's sign-in budget, so a stolen access token is no
     way around it.
     """
-    cookie = cookies.refresh_cookie(settings=settings()) is not None  # before anything changes
+    cookie = cookies.refresh_cookie(settings=get_settings()) is not None  # before anything changes
     user = current_identity().user
     with budgets().attempt(user.username, sign_in=False):
         pair = accounts.change_password(
             session=db(),
-            hasher=hasher(),
-            codec=codec(),
+            hasher=get_hasher(),
+            codec=get_codec(),
             user_id=user.id,
             current_password=body.current_password,
             new_password=body.new_password,
-            min_score=settings().password_min_score,
+            min_score=get_settings().password_min_score,
             client=client_info(),
         )
     return _tokens(pair, cookie=cookie)

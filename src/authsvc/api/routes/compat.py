@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Response, request
 from flask.blueprints import BlueprintSetupState
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
+from flask_openapi3.openapi import OpenAPI
 from werkzeug.exceptions import NotFound
 
 from authsvc.api import limits
 from authsvc.api.attempts import budgets
-from authsvc.api.deps import SETTINGS, client_info, codec, db, hasher, settings
+from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES, NOT_TEXT_ANSWERS, bearer_challenge
 from authsvc.api.guard import current_identity
 from authsvc.api.render import (
@@ -21,17 +25,18 @@ from authsvc.api.render import (
 )
 from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
+from authsvc.extensions import SETTINGS, get_codec, get_hasher, get_settings
 from authsvc.models import Role
 from authsvc.schemas import (
     CompatDetail,
+    CompatPair,
     CompatUnauthorized,
     Credentials,
     RefreshIn,
     RotatedPair,
-    TokenPair,
     UserList,
 )
-from authsvc.services import auth, users
+from authsvc.services import auth, queries
 
 bp = APIBlueprint(
     "compat",
@@ -59,14 +64,14 @@ def _switch_off(state: BlueprintSetupState) -> None:
     slash) before routing's 405 or slash redirect, throttling or body checks could tell them apart
     from a path that never existed. It runs once the blueprint's paths are in the app's document.
     """
-    app = state.app
+    app = cast(OpenAPI, state.app)  # registered with register_api on the OpenAPI app
     if app.extensions[SETTINGS].compat_endpoints:
         return
     app.before_request_funcs.setdefault(None, []).insert(0, _not_found)
     for path in PATHS:
-        app.paths.pop(path, None)  # type: ignore[attr-defined]
-    app.tags[:] = [tag for tag in app.tags if tag.name != bp.name]  # type: ignore[attr-defined]
-    app.tag_names[:] = [name for name in app.tag_names if name != bp.name]  # type: ignore[attr-defined]
+        app.paths.pop(path, None)
+    app.tags[:] = [tag for tag in app.tags if tag.name != bp.name]
+    app.tag_names[:] = [name for name in app.tag_names if name != bp.name]
 
 
 def _not_found() -> None:
@@ -80,23 +85,23 @@ def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
     return response
 
 
-@bp.post("/token/", responses={200: TokenPair, 401: CompatDetail})
+@bp.post("/token/", responses={200: CompatPair, 401: CompatDetail})
 def obtain_pair(body: Credentials) -> Response:
     """Sign in and get a refresh and an access token."""
     try:
         with budgets().attempt(body.username, sign_in=True):
             pair = auth.sign_in(
                 session=db(),
-                hasher=hasher(),
-                codec=codec(),
+                hasher=get_hasher(),
+                codec=get_codec(),
                 username=body.username,
                 password=body.password,
-                max_sessions=settings().max_sessions_per_user,
+                max_sessions=get_settings().max_sessions_per_user,
                 client=client_info(),
             )
     except InvalidCredentials:
         return unauthorized(BAD_LOGIN, token_presented=False)
-    return token_response(TokenPair(refresh=pair.refresh.token, access=pair.access.token))
+    return token_response(CompatPair(refresh=pair.refresh.token, access=pair.access.token))
 
 
 @bp.post("/token/refresh/", responses={200: RotatedPair, 401: CompatDetail})
@@ -106,9 +111,9 @@ def refresh_pair(body: RefreshIn) -> Response:
     try:
         pair = auth.refresh(
             session=db(),
-            codec=codec(),
+            codec=get_codec(),
             token=body.refresh,
-            reuse_interval=settings().jwt_refresh_reuse_interval,
+            reuse_interval=get_settings().jwt_refresh_reuse_interval,
             client=client_info(),
         )
     except TokenInvalid:
@@ -141,6 +146,6 @@ def list_all() -> Response:
         return unauthorized(MISSING_HEADER, token_presented=False)
     except TokenInvalid:
         return unauthorized(BAD_TOKEN, token_presented=True)
-    if viewer.role == Role.ADMIN or settings().list_full_records:
-        return json_array_response(map(user_json, users.iter_users(engine=get_engine())))
-    return json_array_response(map(public_user_json, users.iter_public_users(engine=get_engine())))
+    if viewer.role == Role.ADMIN or get_settings().list_full_records:
+        return json_array_response(map(user_json, queries.iter_users(engine=get_engine())))
+    return json_array_response(map(public_user_json, queries.iter_public_users(engine=get_engine())))

@@ -1,0 +1,1 @@
+"""The blueprints: each route parses, calls one service and shapes the response."""
