@@ -71,7 +71,7 @@ def _flask_flag(value: object) -> object:
 
 
 class Settings(BaseModel):
-    """Every knob of API.md section 3, with its default."""
+    """Every knob of docs/configuration.md, with its default."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 

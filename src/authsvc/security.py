@@ -90,7 +90,7 @@ class IssuedToken:
 
 @dataclass(frozen=True, slots=True)
 class TokenCodec:
-    """Mints and checks HS256 JWTs; every claim of API.md section 2 is set and required."""
+    """Mints and checks HS256 JWTs; every claim of docs/api.md is set and required."""
 
     secret: str
     issuer: str

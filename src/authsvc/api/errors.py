@@ -1,4 +1,4 @@
-"""The one place where domain exceptions and HTTP errors become API.md's JSON error shape."""
+"""The one place where domain exceptions and HTTP errors become docs/api.md's JSON error shape."""
 
 from __future__ import annotations
 

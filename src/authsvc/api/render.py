@@ -18,7 +18,7 @@ from authsvc.services.queries import PublicUserView, UserView
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
-    """JSON exactly as API.md prints it: keys in field order, ``", "``/``": "`` separators, no newline.
+    """JSON exactly as docs/api.md prints it: keys in field order, ``", "``/``": "`` separators, no newline.
 
     Section 1's clients compare bodies byte for byte, so every response is rendered the same way.
     """
