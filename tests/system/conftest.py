@@ -26,6 +26,7 @@ from sqlalchemy import create_engine
 
 from authsvc import migrate
 from tests.conftest import TEST_DATABASE_URL, reset_schema
+from tests.helpers import PASSWORD
 
 needs_postgres = pytest.mark.skipif(
     not TEST_DATABASE_URL.startswith("postgresql"),
@@ -79,6 +80,21 @@ def at_once(*calls: Callable[[], Reply], timeout: float = 90) -> list[Reply]:
     done = [reply for reply in replies if reply is not None]
     assert len(done) == len(calls), "a request never finished"
     return done
+
+
+def register(base: str, username: str, password: str = PASSWORD) -> dict[str, Any]:
+    """Register through the API (``username@example.com``); it must succeed. Returns the record."""
+    body = {"username": username, "email": f"{username}@example.com", "password": password}
+    reply = call(base, "POST", "/api/auth/register", json_body=body)
+    assert reply.status == 201, reply.body
+    return dict(reply.body)
+
+
+def sign_in(base: str, username: str, password: str = PASSWORD) -> dict[str, Any]:
+    """Sign in through the API; it must succeed. Returns the login body."""
+    reply = call(base, "POST", "/api/auth/login", json_body={"username": username, "password": password})
+    assert reply.status == 200, reply.body
+    return dict(reply.body)
 
 
 def free_port() -> int:

@@ -13,15 +13,17 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PASSWORD
-from tests.system.conftest import Reply, at_once, call, database_for_servers, flask_cli, running_servers
+from tests.system.conftest import (
+    Reply,
+    at_once,
+    call,
+    database_for_servers,
+    flask_cli,
+    running_servers,
+    sign_in,
+)
 
 ROUNDS = 6
-
-
-def sign_in(base: str, username: str) -> dict:
-    reply = call(base, "POST", "/api/auth/login", json_body={"username": username, "password": PASSWORD})
-    assert reply.status == 200, reply.body
-    return reply.body
 
 
 @pytest.mark.parametrize("action", ["demote", "delete"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PASSWORD
-from tests.system.conftest import call, database_for_servers, flask_cli, running_servers
+from tests.system.conftest import call, database_for_servers, flask_cli, register, running_servers, sign_in
 
 # bcrypt slow enough (tens of ms) that several sign-ins are always in flight when the change lands.
 ROUNDS = "10"
@@ -36,22 +36,6 @@ def race_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         FLASK_RATELIMIT_ENABLED="false",
     ) as (base,):
         yield base, database_url
-
-
-def register(base: str, username: str) -> None:
-    reply = call(
-        base,
-        "POST",
-        "/api/auth/register",
-        json_body={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
-    )
-    assert reply.status == 201, reply.body
-
-
-def sign_in(base: str, username: str, password: str = PASSWORD) -> dict:
-    reply = call(base, "POST", "/api/auth/login", json_body={"username": username, "password": password})
-    assert reply.status == 200, reply.body
-    return reply.body
 
 
 class Attacker:

@@ -6,26 +6,14 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import cycle
 
 from tests.helpers import PASSWORD
-from tests.system.conftest import call, flask_cli, needs_postgres
+from tests.system.conftest import call, flask_cli, needs_postgres, register, sign_in
 
 pytestmark = needs_postgres
 
 
 def register_and_login(base: str, username: str) -> dict:
-    reply = call(
-        base,
-        "POST",
-        "/api/auth/register",
-        json_body={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
-    )
-    assert reply.status == 201, reply.body
-    return login(base, username)
-
-
-def login(base: str, username: str, password: str = PASSWORD) -> dict:
-    reply = call(base, "POST", "/api/auth/login", json_body={"username": username, "password": password})
-    assert reply.status == 200, reply.body
-    return reply.body
+    register(base, username)
+    return sign_in(base, username)
 
 
 def test_logout_on_one_is_honoured_by_the_other(servers):
@@ -50,7 +38,7 @@ def test_refresh_on_one_spends_the_token_on_the_other(servers):
 def test_password_change_on_one_signs_out_the_other(servers):
     a, b = servers
     first = register_and_login(a, "carol")
-    second = login(b, "carol")
+    second = sign_in(b, "carol")
     changed = call(
         a,
         "POST",
@@ -69,7 +57,7 @@ def test_deactivation_on_one_is_honoured_by_the_other(servers):
     register_and_login(a, "root")
     promoted = flask_cli("set-role", "root", "admin")  # a third process: the operator's command
     assert promoted.returncode == 0, promoted.stderr
-    admin = login(a, "root")
+    admin = sign_in(a, "root")
     user = register_and_login(b, "dave")
     dave_id = call(b, "GET", "/api/auth/whoami", token=user["access_token"]).body["id"]
     reply = call(

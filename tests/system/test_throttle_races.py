@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PASSWORD
-from tests.system.conftest import Reply, call, database_for_servers, running_servers
+from tests.system.conftest import Reply, call, database_for_servers, register, running_servers
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 # bcrypt slow enough that the parallel guesses really are in flight together
@@ -34,12 +34,6 @@ def guesses(bases: list[str], username: str, count: int, *, path: str = "/api/au
                 [next(targets) for _ in range(count)],
             )
         )
-
-
-def register(base: str, username: str) -> None:
-    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
-    reply = call(base, "POST", "/api/auth/register", json_body=body)
-    assert reply.status == 201, reply.body
 
 
 @pytest.fixture(scope="module")

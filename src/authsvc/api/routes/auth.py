@@ -12,6 +12,7 @@ from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import bearer_token, current_identity
 from authsvc.api.render import json_response, session_record, token_response, user_record
+from authsvc.api.signin import sign_in
 from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.schemas import (
     ErrorOut,
@@ -85,16 +86,7 @@ def register(body: UserCreate) -> Response:
 @bp.post("/login", responses={200: LoginOut})
 def login(body: LoginIn) -> Response:
     """Sign in: a new session with an access and a refresh token ("cookie": true to refresh by cookie)."""
-    with budgets().attempt(body.username, sign_in=True):
-        pair = auth.sign_in(
-            session=db(),
-            hasher=get_hasher(),
-            codec=get_codec(),
-            username=body.username,
-            password=body.password,
-            max_sessions=get_settings().max_sessions_per_user,
-            client=client_info(),
-        )
+    pair = sign_in(body.username, body.password)
     return _tokens(pair, cookie=body.cookie)
 
 

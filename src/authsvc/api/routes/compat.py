@@ -12,7 +12,6 @@ from flask_openapi3.openapi import OpenAPI
 from werkzeug.exceptions import NotFound
 
 from authsvc.api import limits
-from authsvc.api.attempts import budgets
 from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES, NOT_TEXT_ANSWERS, bearer_challenge
 from authsvc.api.guard import current_identity
@@ -23,9 +22,10 @@ from authsvc.api.render import (
     token_response,
     user_json,
 )
+from authsvc.api.signin import sign_in
 from authsvc.db import get_engine
 from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
-from authsvc.extensions import SETTINGS, get_codec, get_hasher, get_settings
+from authsvc.extensions import SETTINGS, get_codec, get_settings
 from authsvc.models import Role
 from authsvc.schemas import (
     CompatDetail,
@@ -89,16 +89,7 @@ def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
 def obtain_pair(body: Credentials) -> Response:
     """Sign in and get a refresh and an access token."""
     try:
-        with budgets().attempt(body.username, sign_in=True):
-            pair = auth.sign_in(
-                session=db(),
-                hasher=get_hasher(),
-                codec=get_codec(),
-                username=body.username,
-                password=body.password,
-                max_sessions=get_settings().max_sessions_per_user,
-                client=client_info(),
-            )
+        pair = sign_in(body.username, body.password)
     except InvalidCredentials:
         return unauthorized(BAD_LOGIN, token_presented=False)
     return token_response(CompatPair(refresh=pair.refresh.token, access=pair.access.token))
