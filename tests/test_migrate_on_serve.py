@@ -121,3 +121,38 @@ def test_gunicorn_migrates_a_fresh_sqlite_file(tmp_path):
     ]  # fmt: skip
     assert serve(tmp_path, command, port) == 200
     assert revision_in_file(tmp_path) == head_revision()
+
+
+def test_servers_with_their_own_instance_folders_migrate_one_fresh_file_once(tmp_path):
+    """The migration lock guards the database file, not an instance folder: processes that share
+    one SQLite file but keep their secrets apart must not both create the tables (seen in CI:
+    "table user already exists" from the second of two servers)."""
+    # Each process imports everything first, then all start the app at the same instant.
+    code = (
+        "import sys, time\n"
+        "from authsvc import create_app\n"
+        "from authsvc.config import Settings\n"
+        "env = {'FLASK_DATABASE_URL': sys.argv[1], 'FLASK_INSTANCE_PATH': sys.argv[2]}\n"
+        "settings = Settings.from_env(env)\n"
+        "time.sleep(max(0.0, float(sys.argv[3]) - time.time()))\n"
+        "create_app(settings)\n"
+    )
+    start = str(time.time() + 6)
+    processes = [  # three fresh files, four processes each: one round alone loses the race too rarely
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                code,
+                f"sqlite:///{tmp_path / f'shared{round_}.sqlite3'}",
+                str(tmp_path / f"instance{round_}-{n}"),
+                start,
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for round_ in range(3)
+        for n in range(4)
+    ]
+    errors = [process.communicate(timeout=60)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * len(processes), errors

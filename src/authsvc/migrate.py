@@ -38,10 +38,14 @@ def upgrade_on_start(engine: Engine, lock_dir: Path) -> None:
     """Migrate a SQLite database when the app starts, one process at a time.
 
     Several server workers start together on a fresh file; the lock keeps them from creating the
-    same tables twice. (PostgreSQL deployments run ``flask db upgrade`` before starting instead.)
+    same tables twice. It lies beside the database file, since that is what it guards: processes
+    with instance folders of their own may share one file. (An in-memory database has no file: its
+    lock goes in ``lock_dir``. PostgreSQL deployments run ``flask db upgrade`` before starting.)
     """
     files.private_dir(lock_dir)  # the instance folder: it also holds the development secrets
-    lock_path = lock_dir / "migrate.lock"
+    database = engine.url.database
+    on_disk = bool(database) and database != ":memory:"
+    lock_path = Path(f"{database}.migrate-lock") if on_disk else lock_dir / "migrate.lock"
     files.private_file(lock_path)
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

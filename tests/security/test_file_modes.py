@@ -57,7 +57,9 @@ def test_a_fresh_sqlite_database_its_wal_and_shm_and_the_instance_folder_are_pri
         assert mode(instance) == 0o700
         for path in sqlite_files(database):  # stat while a connection is open: -wal and -shm exist
             assert mode(path) == 0o600, path.name
-        assert mode(instance / "migrate.lock") == 0o600
+        assert (
+            mode(instance / (DB_NAME + ".migrate-lock")) == 0o600
+        )  # the lock lies beside the file it guards
     finally:
         get_engine(app).dispose()
 
