@@ -8,6 +8,14 @@ import pytest
 from tests.helpers import PASSWORD
 
 
+def sign_in_on(page, username: str) -> None:
+    """Sign in through the demo's form and wait for the page to say who is signed in."""
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector(f"#who:has-text('as {username}')")
+
+
 def test_spa_flow_in_chromium(live_server, browser, tmp_path):
     context = browser.new_context()
     page = context.new_page()
@@ -15,10 +23,7 @@ def test_spa_flow_in_chromium(live_server, browser, tmp_path):
     page.wait_for_selector("#status:has-text('signed out')")
 
     # sign in: the username appears; the refresh token is an HttpOnly cookie script cannot read
-    page.fill("#username", "ada")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#who:has-text('as ada')")
+    sign_in_on(page, "ada")
     cookies = {cookie["name"]: cookie for cookie in context.cookies()}
     assert cookies["refresh_token"]["httpOnly"] is True
     assert cookies["refresh_token"]["sameSite"] == "Strict"
@@ -61,10 +66,7 @@ def test_spa_flow_with_prefixed_cookies_in_chromium(secure_live_server, browser)
     page = context.new_page()
     page.goto(f"{secure_live_server}/demo")
     page.wait_for_selector("#status:has-text('signed out')")
-    page.fill("#username", "ada")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#who:has-text('as ada')")
+    sign_in_on(page, "ada")
     cookies = {cookie["name"]: cookie for cookie in context.cookies()}
     assert set(cookies) == {"__Secure-refresh_token", "__Host-csrf_refresh_token"}
     assert cookies["__Secure-refresh_token"]["httpOnly"] is True
@@ -126,17 +128,11 @@ def test_register_then_end_another_device_from_the_session_list(live_server, bro
     laptop.wait_for_selector("#notice:has-text('grace created')")
     assert laptop.input_value("#username") == "grace"
 
-    def sign_in(page):
-        page.fill("#username", "grace")
-        page.fill("#password", PASSWORD)
-        page.click("#login button[type=submit]")
-        page.wait_for_selector("#who:has-text('as grace')")
-
-    sign_in(laptop)
+    sign_in_on(laptop, "grace")
     phone = browser.new_context().new_page()
     phone.goto(f"{live_server}/demo")
     phone.wait_for_selector("#status:has-text('signed out')")
-    sign_in(phone)
+    sign_in_on(phone, "grace")
 
     laptop.click("#sessions")
     laptop.wait_for_selector("#session-list li >> nth=1")
