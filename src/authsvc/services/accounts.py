@@ -146,16 +146,12 @@ def delete_user(
 
     Deleting one's own account needs ``current_password`` (``InvalidCredentials`` otherwise).
     """
-    lock_for_write(session)
     user = get_user_for(session=session, viewer=actor, user_id=user_id)
+    # Checked before the write lock is taken: bcrypt must not hold SQLite's one writer for its duration.
     if user.id == actor.id and not hasher.verify(current_password or "", user.password_hash):
         audit("deletion", outcome="failure", user_id=user.id, client=client, actor_id=actor.id)
         raise InvalidCredentials("Current password is incorrect.")
-    if user.role == Role.ADMIN and user.is_active:
-        _ensure_another_admin(session, user_id)
-    # Blocklisting the sessions as well as deleting the user means a reused id could never revive them.
-    sessions.revoke_all(session=session, codec=codec, user_id=user_id)
-    session.delete(user)
+    _remove_account(session, codec=codec, user=user)
     session.commit()
     audit("deletion", outcome="success", user_id=user_id, client=client, actor_id=actor.id)
 
@@ -169,14 +165,23 @@ def delete_user_by_operator(
     API's rules about who may delete whom (and a user's own password) never meet a ``None``. The
     last active admin is protected here as well.
     """
-    lock_for_write(session)
-    user = get_user(session, user_id)
-    if user.role == Role.ADMIN and user.is_active:
-        _ensure_another_admin(session, user_id)
-    sessions.revoke_all(session=session, codec=codec, user_id=user_id)
-    session.delete(user)
+    _remove_account(session, codec=codec, user=get_user(session, user_id))
     session.commit()
     audit("deletion", outcome="success", user_id=user_id, client=client, actor=OPERATOR)
+
+
+def _remove_account(session: Session, *, codec: TokenCodec, user: User) -> None:
+    """Delete a user and end their sessions, never the last active admin; the caller commits.
+
+    The last-admin check and the delete are one serialised unit (``lock_for_write``). Blocklisting
+    the sessions as well as deleting the user means a reused id could never revive them.
+    """
+    assert user.id is not None
+    lock_for_write(session)
+    if user.role == Role.ADMIN and user.is_active:
+        _ensure_another_admin(session, user.id)
+    sessions.revoke_all(session=session, codec=codec, user_id=user.id)
+    session.delete(user)
 
 
 def _ensure_another_admin(session: Session, user_id: int) -> None:
