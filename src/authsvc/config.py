@@ -94,7 +94,7 @@ class Settings(BaseModel):
     db_pool_timeout: float = Field(5.0, gt=0)
     db_connect_timeout: int = Field(3, ge=1)
     db_statement_timeout_ms: int = Field(5000, ge=0)
-    db_pool_pre_ping: bool = True
+    db_pool_pre_ping: bool = False
     ratelimit_enabled: bool = True
     ratelimit_storage_uri: str = "memory://"
     ratelimit_fail_closed: bool = False

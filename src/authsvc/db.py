@@ -5,14 +5,17 @@ The schema itself is owned by the migrations (``authsvc.migrate``).
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 from authsvc import (
@@ -46,16 +49,42 @@ def make_engine(settings: Settings) -> Engine:
         if options:
             connect_args["options"] = " ".join(options)
         url = url.difference_update_query(["options"])
-    return create_engine(
+    engine = create_engine(
         url,
         hide_parameters=True,  # SQL errors must never carry a hash or an email into a log line
-        # Pre-ping tests each pooled connection before use (one extra round trip per request);
-        # without it a connection broken while idle fails one request (a 503) before the pool renews.
+        # Optional: a round trip per checkout. The socket check below already catches what it would.
         pool_pre_ping=settings.db_pool_pre_ping,
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout,
         connect_args=connect_args,
     )
+    event.listen(engine, "checkout", _refuse_dead_connection)
+    return engine
+
+
+def _refuse_dead_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Replace a pooled connection the server has already closed, without a round trip.
+
+    An idle connection has nothing to read: the server speaks only when asked. When PostgreSQL
+    restarts or terminates a backend it sends its FATAL notice and closes the socket, so a socket
+    that polls readable (or hung up) at checkout is dead, and ``DisconnectionError`` makes the pool
+    open a fresh one for this very request. This is what a pre-ping would find, for the cost of a
+    ``poll`` instead of a round trip per request; a connection that dies in use still fails that
+    request with a 503, as it would with a pre-ping.
+    """
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:  # not psycopg (SQLite has no socket)
+        return
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError()
+    try:
+        descriptor = pgconn.socket
+    except psycopg.OperationalError as error:  # libpq no longer has a socket for it
+        raise DisconnectionError() from error
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        raise DisconnectionError()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -85,6 +114,20 @@ def lock_for_write(session: Session) -> None:
     dbapi_connection: Any = connection.connection.dbapi_connection
     if not dbapi_connection.in_transaction:  # a write already began it: the lock is held
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection for reads that need no transaction: the token check and /list/.
+
+    On PostgreSQL it runs in autocommit, so a read costs its one statement: no BEGIN before it and
+    no ROLLBACK after. Nothing is lost by it: under READ COMMITTED every statement takes its own
+    snapshot anyway. SQLite's driver opens no transaction for a SELECT, so it needs nothing.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def get_engine(app: Flask | None = None) -> Engine:

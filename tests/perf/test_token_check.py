@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from authsvc.api.deps import db
+from authsvc.db import get_engine
 from authsvc.exceptions import TokenInvalid
 from authsvc.extensions import get_codec
 from authsvc.models import BlockKind, utcnow
@@ -25,7 +26,7 @@ def access(client, make_user):
 def test_token_check_path(app, access, benchmark):
     user, token = access
     with app.test_request_context():
-        identity = benchmark(auth.verify_access, session=db(), codec=get_codec(), token=token)
+        identity = benchmark(auth.verify_access, engine=get_engine(), codec=get_codec(), token=token)
     assert identity.user.id == user.id
     assert identity.user.username == user.username
 
@@ -39,6 +40,6 @@ def test_token_check_path_for_a_revoked_session(app, access, benchmark):
 
         def check() -> None:
             with pytest.raises(TokenInvalid):
-                auth.verify_access(session=db(), codec=get_codec(), token=token)
+                auth.verify_access(engine=get_engine(), codec=get_codec(), token=token)
 
         benchmark(check)

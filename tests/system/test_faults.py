@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import os
 import socket
 import threading
 import time
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from authsvc.db import get_engine
@@ -132,3 +134,51 @@ def test_database_outage_gives_503_then_recovers_without_restart(tmp_path, proxy
     assert client.post("/api/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 200
     get_engine(app).dispose()
     gc.collect()  # close the connections the outage broke now, inside the test, not at interpreter exit
+
+
+def _with_application_name(url: str, name: str) -> str:
+    parsed = make_url(url)
+    options = " ".join(filter(None, [parsed.query.get("options"), f"-c application_name={name}"]))
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def _terminate(application_name: str) -> int:
+    """End every backend of this app's pool, waiting until each has gone (PostgreSQL 14+)."""
+    engine = create_engine(make_url(TEST_DATABASE_URL))
+    with engine.begin() as connection:
+        ended = connection.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                " WHERE application_name = :name"
+            ),
+            {"name": application_name},
+        ).scalar_one()
+    engine.dispose()
+    return int(ended)
+
+
+@pytest.mark.parametrize("pre_ping", [True, False], ids=["pre-ping", "no-pre-ping"])
+def test_connections_terminated_while_idle_are_replaced_without_failing_a_request(tmp_path, pre_ping):
+    """A database restart or ``pg_terminate_backend`` ends the pooled connections while they sit idle;
+    the pool must notice at checkout and reconnect, so no request pays for it with a 503."""
+    name = f"authsvc-terminate-{os.getpid()}-{pre_ping}"
+    url = _with_application_name(TEST_DATABASE_URL, name)
+    app = build_app(make_settings(tmp_path, database_url=url, db_pool_pre_ping=pre_ping))
+    client = app.test_client()
+    client.post(
+        "/api/auth/register", json={"username": "ida", "email": "ida@example.com", "password": PASSWORD}
+    )
+    tokens = login(client, "ida")
+    access = bearer(tokens["access_token"])
+    for _ in range(3):
+        assert client.get("/list/", headers=access).status_code == 200
+
+    assert _terminate(name) >= 1
+    assert client.get("/api/auth/whoami", headers=access).status_code == 200
+    assert client.get("/list/", headers=access).status_code == 200
+    refreshed = client.post("/api/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert refreshed.status_code == 200, refreshed.data
+
+    assert _terminate(name) >= 1
+    assert client.post("/api/auth/login", json={"username": "ida", "password": PASSWORD}).status_code == 200
+    get_engine(app).dispose()

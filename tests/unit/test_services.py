@@ -239,7 +239,7 @@ def test_authenticate_keeps_a_current_hash(app, session, hasher):
 def test_start_and_verify_access(session, hasher, codec):
     user = new_user(session, hasher)
     pair = start(session, codec, user)
-    identity = auth.verify_access(session=session, codec=codec, token=pair.access.token)
+    identity = auth.verify_access(engine=session.get_bind(), codec=codec, token=pair.access.token)
     assert identity.user.id == user.id
     assert identity.session_id == pair.session_id
     assert identity.claims["jti"] == pair.access.jti
@@ -277,7 +277,7 @@ def test_failed_sign_in_starts_no_session(session, hasher, codec):
 def test_verify_access_refuses_a_refresh_token(session, hasher, codec):
     pair = start(session, codec, new_user(session, hasher))
     with pytest.raises(TokenInvalid):
-        auth.verify_access(session=session, codec=codec, token=pair.refresh.token)
+        auth.verify_access(engine=session.get_bind(), codec=codec, token=pair.refresh.token)
 
 
 def test_verify_access_refuses_a_deactivated_user(session, hasher, codec):
@@ -285,7 +285,7 @@ def test_verify_access_refuses_a_deactivated_user(session, hasher, codec):
     pair = start(session, codec, user)
     deactivate(session, user)
     with pytest.raises(TokenInvalid):
-        auth.verify_access(session=session, codec=codec, token=pair.access.token)
+        auth.verify_access(engine=session.get_bind(), codec=codec, token=pair.access.token)
 
 
 def test_verify_access_refuses_a_deleted_user(session, hasher, codec):
@@ -294,7 +294,7 @@ def test_verify_access_refuses_a_deleted_user(session, hasher, codec):
     session.delete(user)
     session.commit()
     with pytest.raises(TokenInvalid):
-        auth.verify_access(session=session, codec=codec, token=pair.access.token)
+        auth.verify_access(engine=session.get_bind(), codec=codec, token=pair.access.token)
 
 
 def test_refresh_rotates_and_spends(session, hasher, codec):
@@ -311,9 +311,14 @@ def test_refresh_rotates_and_spends(session, hasher, codec):
     assert row is not None
     assert (row.refresh_jti, row.previous_refresh_jti) == (rotated.refresh.jti, pair.refresh.jti)
 
-    assert auth.verify_access(session=session, codec=codec, token=rotated.access.token).user.id == user.id
+    assert (
+        auth.verify_access(engine=session.get_bind(), codec=codec, token=rotated.access.token).user.id
+        == user.id
+    )
     # The access token from before the rotation lives on until it expires: only the refresh token is spent.
-    assert auth.verify_access(session=session, codec=codec, token=pair.access.token).user.id == user.id
+    assert (
+        auth.verify_access(engine=session.get_bind(), codec=codec, token=pair.access.token).user.id == user.id
+    )
     # The new refresh token rotates in its turn.
     assert (
         auth.refresh(session=session, codec=codec, token=rotated.refresh.token).session_id == pair.session_id
@@ -355,7 +360,7 @@ def test_refresh_refuses_a_token_of_no_known_session(session, hasher, codec):
 def assert_session_revoked(session: Session, codec: TokenCodec, pair: TokenPair) -> None:
     assert pair.session_id in blocklist.blocked_ids(session, [pair.session_id])
     with pytest.raises(TokenInvalid):
-        auth.verify_access(session=session, codec=codec, token=pair.access.token)
+        auth.verify_access(engine=session.get_bind(), codec=codec, token=pair.access.token)
     with pytest.raises(TokenInvalid):
         auth.refresh(session=session, codec=codec, token=pair.refresh.token)
     row = session.get(AuthSession, pair.session_id)
@@ -374,7 +379,7 @@ def test_refresh_reuse_revokes_the_session(session, hasher, codec):
 
     assert_session_revoked(session, codec, rotated)
     with pytest.raises(TokenInvalid):
-        auth.verify_access(session=session, codec=codec, token=pair.access.token)
+        auth.verify_access(engine=session.get_bind(), codec=codec, token=pair.access.token)
 
 
 def test_refresh_reuse_leaves_other_sessions_alone(session, hasher, codec):
@@ -384,7 +389,10 @@ def test_refresh_reuse_leaves_other_sessions_alone(session, hasher, codec):
     auth.refresh(session=session, codec=codec, token=stolen.refresh.token)
     with pytest.raises(TokenInvalid):
         auth.refresh(session=session, codec=codec, token=stolen.refresh.token)
-    assert auth.verify_access(session=session, codec=codec, token=other.access.token).user.id == user.id
+    assert (
+        auth.verify_access(engine=session.get_bind(), codec=codec, token=other.access.token).user.id
+        == user.id
+    )
     assert (
         auth.refresh(session=session, codec=codec, token=other.refresh.token).session_id == other.session_id
     )
@@ -398,7 +406,7 @@ def test_reuse_within_the_interval_gets_the_same_child_pair(session, hasher, cod
 
     assert (again.access.token, again.refresh.token) == (child.access.token, child.refresh.token)
     assert pair.session_id not in blocklist.blocked_ids(session, [pair.session_id])
-    assert auth.verify_access(session=session, codec=codec, token=child.access.token)
+    assert auth.verify_access(engine=session.get_bind(), codec=codec, token=child.access.token)
     assert auth.refresh(session=session, codec=codec, token=child.refresh.token, reuse_interval=10)
 
 
@@ -424,7 +432,7 @@ def test_reuse_of_an_older_token_revokes_even_within_the_interval(session, hashe
 
 
 def identity_of(session: Session, codec: TokenCodec, pair: TokenPair) -> auth.Identity:
-    return auth.verify_access(session=session, codec=codec, token=pair.access.token)
+    return auth.verify_access(engine=session.get_bind(), codec=codec, token=pair.access.token)
 
 
 def test_logout_revokes_this_session_only(session, hasher, codec):
@@ -513,7 +521,7 @@ def test_prune_deletes_dead_sessions(session, hasher, codec, clock):
     assert [row.id for row in session.exec(select(AuthSession)).all()] == [live.session_id]
     assert expired.session_id not in {row.id for row in session.exec(select(AuthSession))}
     with pytest.raises(TokenInvalid):  # pruning never revives a revoked session
-        auth.verify_access(session=session, codec=codec, token=revoked.access.token)
+        auth.verify_access(engine=session.get_bind(), codec=codec, token=revoked.access.token)
     assert identity_of(session, codec, live)
 
 

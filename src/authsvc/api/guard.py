@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-from authsvc.api.deps import db
+from authsvc.db import get_engine
 from authsvc.exceptions import Forbidden, TokenInvalid, TokenMissing
 from authsvc.extensions import get_codec
 from authsvc.models import Role
@@ -38,7 +38,7 @@ def bearer_token() -> str:
 
 def current_identity() -> auth.Identity:
     """The identity of a live access token, or ``TokenMissing``/``TokenInvalid``."""
-    return auth.verify_access(session=db(), codec=get_codec(), token=bearer_token())
+    return auth.verify_access(engine=get_engine(), codec=get_codec(), token=bearer_token())
 
 
 def require_admin() -> auth.Identity:

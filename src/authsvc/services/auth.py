@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from hmac import compare_digest
 from typing import Any, Literal
 
-from sqlalchemy import bindparam
+from sqlalchemy import Engine, bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Session, func, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.db import read_connection
 from authsvc.domain import USERNAME_MAX
 from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInvalid
 from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
@@ -87,15 +88,18 @@ def sign_in(
     return pair
 
 
-def verify_access(*, session: Session, codec: TokenCodec, token: str) -> Identity:
+def verify_access(*, engine: Engine, codec: TokenCodec, token: str) -> Identity:
     """The identity behind a live access token, in one round trip to the database.
 
     The token's ``jti`` and ``sid`` are looked up in the blocklist's primary key in the same
     statement that loads the user, so revocation, deletion and deactivation all apply at once.
+    It runs outside the request's transaction (``read_connection``): on PostgreSQL that one
+    statement is the whole exchange, and a request that only reads never opens a transaction.
     """
     claims = codec.decode(token, expected_type="access")
     params = {"user_id": int(claims["sub"]), "jti": claims["jti"], "sid": claims["sid"]}
-    row = session.connection().execute(_IDENTITY, params).first()
+    with read_connection(engine) as connection:
+        row = connection.execute(_IDENTITY, params).first()
     if row is None:
         raise TokenInvalid()
     *columns, version, revoked = row

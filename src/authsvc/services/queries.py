@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Engine, String, false, type_coerce
+from sqlalchemy import ColumnElement, Engine, Integer, String, bindparam, false, type_coerce
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, func, or_, select
 
+from authsvc.db import read_connection
 from authsvc.domain import username_key
 from authsvc.models import User, UserCounter
 
@@ -56,9 +57,23 @@ USER_COLUMNS = (
     _users.c.created_at,
 )
 PUBLIC_COLUMNS = (_users.c.id, _users.c.username, _users.c.created_at)
-# Core's select for plain column statements: sqlmodel's is typed for up to four columns.
-_ALL_USERS = core_select(*USER_COLUMNS).order_by(_users.c.id)
-_PUBLIC_USERS = core_select(*PUBLIC_COLUMNS).order_by(_users.c.id)
+
+
+def _after(columns: tuple[Any, ...]) -> Any:
+    """One batch of a keyset walk: the next ``batch`` users after id ``after``, in id order.
+
+    Core's select for plain column statements: sqlmodel's is typed for up to four columns.
+    """
+    return (
+        core_select(*columns)
+        .where(_users.c.id > bindparam("after"))
+        .order_by(_users.c.id)
+        .limit(bindparam("batch", type_=Integer))
+    )
+
+
+_ALL_USERS_AFTER = _after(USER_COLUMNS)
+_PUBLIC_USERS_AFTER = _after(PUBLIC_COLUMNS)
 
 
 def _sqlite_text(columns: tuple[Any, ...]) -> str:
@@ -85,9 +100,7 @@ def iter_users(*, engine: Engine, batch: int = 1000) -> Iterator[UserView]:
         for id_, username, email, role, is_active, created_at in rows:
             yield UserView(id_, username, email, role, bool(is_active), created_at)
         return
-    with engine.connect() as connection:  # a server-side cursor: the client never holds the table
-        for row in connection.execution_options(yield_per=batch).execute(_ALL_USERS):
-            yield UserView(*row)
+    yield from map(UserView._make, _keyset_rows(engine, _ALL_USERS_AFTER, batch))
 
 
 def iter_public_users(*, engine: Engine, batch: int = 1000) -> Iterator[PublicUserView]:
@@ -96,10 +109,25 @@ def iter_public_users(*, engine: Engine, batch: int = 1000) -> Iterator[PublicUs
     if engine.dialect.name == "sqlite":
         yield from map(PublicUserView._make, _sqlite_rows(engine, _PUBLIC_USERS_SQLITE, batch))
         return
-    with engine.connect() as connection:
-        yield from map(
-            PublicUserView._make, connection.execution_options(yield_per=batch).execute(_PUBLIC_USERS)
-        )
+    yield from map(PublicUserView._make, _keyset_rows(engine, _PUBLIC_USERS_AFTER, batch))
+
+
+def _keyset_rows(engine: Engine, statement: Any, batch: int) -> Iterator[Sequence[Any]]:
+    """The table in id order, one indexed batch per statement, outside any transaction.
+
+    A hundred users are one statement and one round trip; a server-side cursor would cost a
+    transaction, a DECLARE, two FETCHes and a CLOSE for the same rows. The walk never holds more
+    than one batch, never repeats or skips a user that exists throughout, and, like any listing,
+    may or may not include a user created or deleted while it runs.
+    """
+    after = 0
+    with read_connection(engine) as connection:
+        while True:
+            rows = connection.execute(statement, {"after": after, "batch": batch}).all()
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
 
 
 def _sqlite_rows(engine: Engine, statement: str, batch: int) -> Iterator[tuple[Any, ...]]:
