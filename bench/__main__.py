@@ -29,7 +29,7 @@ from bench import loadgen, seed
 from bench.servers import Server, peak_above_idle_mb, reset_peaks
 
 PASSWORD = "bench-password-123"
-SECRET = "bench-jwt-secret-0123456789abcdef0123456789"
+SECRET = "Zr8qW3nKx5TbV2mLc9HyJ4sPf7GdA1eU6oRi0tQk"  # random-looking: production refuses placeholders
 ROUNDS = 12
 
 
