@@ -11,8 +11,8 @@ from sqlalchemy import Engine, bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Session, func, select
 
+from authsvc import rawsql
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
-from authsvc.db import read_connection
 from authsvc.domain import USERNAME_MAX
 from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInvalid
 from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
@@ -93,34 +93,37 @@ def verify_access(*, engine: Engine, codec: TokenCodec, token: str) -> Identity:
 
     The token's ``jti`` and ``sid`` are looked up in the blocklist's primary key in the same
     statement that loads the user, so revocation, deletion and deactivation all apply at once.
-    It runs outside the request's transaction (``read_connection``): on PostgreSQL that one
-    statement is the whole exchange, and a request that only reads never opens a transaction.
+    It runs outside the request's transaction, on the driver's cursor (``rawsql``): on PostgreSQL
+    that one statement is the whole exchange, and a request that only reads opens no transaction.
     """
     claims = codec.decode(token, expected_type="access")
     params = {"user_id": int(claims["sub"]), "jti": claims["jti"], "sid": claims["sid"]}
-    with read_connection(engine) as connection:
-        row = connection.execute(_IDENTITY, params).first()
+    with rawsql.cursor(engine, _IDENTITY) as execute:
+        row = execute(params).fetchone()
     if row is None:
         raise TokenInvalid()
-    *columns, version, revoked = row
-    user = UserView(*columns)
+    id_, username, email, role, is_active, created_at, version, revoked = row
+    user = UserView(id_, username, email, role, bool(is_active), created_at)
     if revoked or not user.is_active or version != claims[CREDENTIALS_CLAIM]:
         raise TokenInvalid()
     return Identity(user=user, claims=claims)
 
 
 # Built once: the user's columns, credentials version, and a count of blocklist rows matching the
-# token's jti or sid (two primary-key probes), in one statement executed on the connection without the ORM.
+# token's jti or sid (two primary-key probes), in one statement compiled for each dialect at import.
 # SQLAlchemy sets __table__ on each table class at runtime; SQLModel's types do not declare it.
 _blocklist = TokenBlocklist.__table__  # type: ignore[attr-defined]
-_IDENTITY = core_select(  # Core's select: sqlmodel's is typed for up to four columns
-    *USER_COLUMNS,
-    User.__table__.c.credentials_version,  # type: ignore[attr-defined]
-    select(func.count())
-    .select_from(_blocklist)
-    .where(_blocklist.c.jti.in_([bindparam("jti"), bindparam("sid")]))
-    .scalar_subquery(),
-).where(USER_COLUMNS[0] == bindparam("user_id"))
+_IDENTITY = rawsql.compile_for_each(
+    lambda dialect: core_select(  # Core's select: sqlmodel's is typed for up to four columns
+        *USER_COLUMNS[:-1],
+        rawsql.utc_text(USER_COLUMNS[-1], dialect),
+        User.__table__.c.credentials_version,  # type: ignore[attr-defined]
+        select(func.count())
+        .select_from(_blocklist)
+        .where(_blocklist.c.jti.in_([bindparam("jti"), bindparam("sid")]))
+        .scalar_subquery(),
+    ).where(USER_COLUMNS[0] == bindparam("user_id"))
+)
 
 
 def refresh(

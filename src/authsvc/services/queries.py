@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Engine, Integer, String, bindparam, false, type_coerce
+from sqlalchemy import ColumnElement, Engine, Integer, bindparam, false
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, func, or_, select
 
-from authsvc.db import read_connection
+from authsvc import rawsql
 from authsvc.domain import username_key
 from authsvc.models import User, UserCounter
 
@@ -35,7 +34,7 @@ class UserView(NamedTuple):
     email: str | None
     role: str
     is_active: bool
-    created_at: datetime | str  # str: SQLite's stored UTC text, see iter_users
+    created_at: datetime | str  # str: the UTC text the hot paths read (rawsql.utc_text)
 
 
 class PublicUserView(NamedTuple):
@@ -59,60 +58,41 @@ USER_COLUMNS = (
 PUBLIC_COLUMNS = (_users.c.id, _users.c.username, _users.c.created_at)
 
 
-def _after(columns: tuple[Any, ...]) -> Any:
-    """One batch of a keyset walk: the next ``batch`` users after id ``after``, in id order.
+def _users_after(columns: tuple[Any, ...], dialect_name: str) -> Any:
+    """One batch of a keyset walk: the next ``batch`` users after id ``after``, in id order, with
+    the timestamp as UTC text (``rawsql.utc_text``).
 
     Core's select for plain column statements: sqlmodel's is typed for up to four columns.
     """
     return (
-        core_select(*columns)
+        core_select(*columns[:-1], rawsql.utc_text(_users.c.created_at, dialect_name))
         .where(_users.c.id > bindparam("after"))
         .order_by(_users.c.id)
         .limit(bindparam("batch", type_=Integer))
     )
 
 
-_ALL_USERS_AFTER = _after(USER_COLUMNS)
-_PUBLIC_USERS_AFTER = _after(PUBLIC_COLUMNS)
-
-
-def _sqlite_text(columns: tuple[Any, ...]) -> str:
-    """SQLite keeps the timestamp as text; reading that text as is skips parsing it only to print it again."""
-    return str(
-        core_select(*columns[:-1], type_coerce(_users.c.created_at, String))
-        .order_by(_users.c.id)
-        .compile(dialect=sqlite.dialect())
-    )
-
-
-_ALL_USERS_SQLITE = _sqlite_text(USER_COLUMNS)
-_PUBLIC_USERS_SQLITE = _sqlite_text(PUBLIC_COLUMNS)
+_ALL_USERS = rawsql.compile_for_each(lambda dialect: _users_after(USER_COLUMNS, dialect))
+_PUBLIC_USERS = rawsql.compile_for_each(lambda dialect: _users_after(PUBLIC_COLUMNS, dialect))
 
 
 def iter_users(*, engine: Engine, batch: int = 1000) -> Iterator[UserView]:
     """Every user, ordered by id (the /list/ contract), fetched in batches so memory stays flat.
 
-    The generator owns its connection (a server-side cursor on PostgreSQL), because a streamed
-    response is still being read after the request's session has been closed.
+    The generator owns its connection, because a streamed response is still being read after the
+    request's session has been closed.
     """
-    if engine.dialect.name == "sqlite":
-        rows = _sqlite_rows(engine, _ALL_USERS_SQLITE, batch)
-        for id_, username, email, role, is_active, created_at in rows:
-            yield UserView(id_, username, email, role, bool(is_active), created_at)
-        return
-    yield from map(UserView._make, _keyset_rows(engine, _ALL_USERS_AFTER, batch))
+    for id_, username, email, role, is_active, created_at in _keyset_rows(engine, _ALL_USERS, batch):
+        yield UserView(id_, username, email, role, bool(is_active), created_at)
 
 
 def iter_public_users(*, engine: Engine, batch: int = 1000) -> Iterator[PublicUserView]:
     """Like ``iter_users``, but only the public columns: what a non-admin's /list/ shows is all that
     is read, so an email or a role cannot reach that response even by a rendering mistake."""
-    if engine.dialect.name == "sqlite":
-        yield from map(PublicUserView._make, _sqlite_rows(engine, _PUBLIC_USERS_SQLITE, batch))
-        return
-    yield from map(PublicUserView._make, _keyset_rows(engine, _PUBLIC_USERS_AFTER, batch))
+    yield from map(PublicUserView._make, _keyset_rows(engine, _PUBLIC_USERS, batch))
 
 
-def _keyset_rows(engine: Engine, statement: Any, batch: int) -> Iterator[Sequence[Any]]:
+def _keyset_rows(engine: Engine, statements: rawsql.Statements, batch: int) -> Iterator[tuple[Any, ...]]:
     """The table in id order, one indexed batch per statement, outside any transaction.
 
     A hundred users are one statement and one round trip; a server-side cursor would cost a
@@ -121,27 +101,13 @@ def _keyset_rows(engine: Engine, statement: Any, batch: int) -> Iterator[Sequenc
     may or may not include a user created or deleted while it runs.
     """
     after = 0
-    with read_connection(engine) as connection:
+    with rawsql.cursor(engine, statements) as execute:
         while True:
-            rows = connection.execute(statement, {"after": after, "batch": batch}).all()
+            rows = execute({"after": after, "batch": batch}).fetchall()
             yield from rows
             if len(rows) < batch:
                 return
             after = rows[-1][0]
-
-
-def _sqlite_rows(engine: Engine, statement: str, batch: int) -> Iterator[tuple[Any, ...]]:
-    """SQLite's driver cursor directly: the statements are fixed, and on this path (every /list/
-    call) SQLAlchemy's result machinery costs more than the query itself."""
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(statement)
-        while rows := cursor.fetchmany(batch):
-            yield from rows
-        cursor.close()
-    finally:
-        connection.close()  # back to the pool
 
 
 SORTS: dict[str, list[Any]] = {  # order_by terms: columns and their .desc()
