@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from hmac import compare_digest
 from typing import Any, Literal
 
-from sqlalchemy import Engine, bindparam
+from sqlalchemy import Engine, bindparam, literal
 from sqlalchemy import select as core_select
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from authsvc import rawsql
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
@@ -147,26 +147,21 @@ def refresh(
     jti, sid, user_id = claims["jti"], claims["sid"], int(claims["sub"])
     if csrf is not None and not compare_digest(csrf, codec.csrf_for(jti)):
         raise Forbidden("CSRF token does not belong to this refresh token.")
-    blocked = blocklist.blocked_ids(session, [jti, sid])
-    if sid in blocked:
+    # sqlmodel types exec() for its own selects only; a Core select of an ORM entity loads it all the same.
+    row, is_active, version, session_blocked, token_blocked = session.exec(  # type: ignore[call-overload]
+        _REFRESH_STATE, params={"user_id": user_id, "sid": sid, "jti": jti}
+    ).one()
+    if session_blocked:
         audit("refresh", outcome="revoked_session", user_id=user_id, session_id=sid, client=client)
         raise TokenInvalid()
-    user = session.get(User, user_id)
-    row = session.get(AuthSession, sid)
-    if (
-        user is None
-        or not user.is_active
-        or user.credentials_version != claims[CREDENTIALS_CLAIM]
-        or row is None
-        or row.user_id != user_id
-    ):
-        raise TokenInvalid()
-    if jti in blocked or not _spend(session, codec=codec, claims=claims):
+    if not is_active or version != claims[CREDENTIALS_CLAIM] or row is None or row.user_id != user_id:
+        raise TokenInvalid()  # a deleted user reads as inactive: the outer join found no row
+    if token_blocked or not _spend(session, codec=codec, claims=claims):
         return _reused(
             session, codec=codec, row=row, jti=jti, reuse_interval=reuse_interval, now=now, client=client
         )
     pair = sessions.mint_pair(
-        codec=codec, user_id=user_id, session_id=sid, now=now, credentials_version=user.credentials_version
+        codec=codec, user_id=user_id, session_id=sid, now=now, credentials_version=version
     )
     row.previous_refresh_jti, row.refresh_jti, row.access_jti = jti, pair.refresh.jti, pair.access.jti
     row.rotated_at = row.last_used_at = now
@@ -175,6 +170,29 @@ def refresh(
     session.commit()
     audit("refresh", outcome="success", user_id=user_id, session_id=sid, client=client)
     return pair
+
+
+def _blocked(key: str) -> Any:
+    return (
+        select(func.count())
+        .select_from(_blocklist)
+        .where(_blocklist.c.jti == bindparam(key))
+        .scalar_subquery()
+    )
+
+
+# Everything a refresh checks, in one statement instead of three: the session row (loaded as the
+# ORM object the rotation updates), the user's state, and whether the session or the token is
+# blocked. One constant row drives the outer joins, so a missing user or session still gives a row.
+_one = core_select(literal(1).label("one")).subquery()
+_REFRESH_STATE = (
+    core_select(
+        AuthSession, col(User.is_active), col(User.credentials_version), _blocked("sid"), _blocked("jti")
+    )
+    .select_from(_one)
+    .outerjoin(User, col(User.id) == bindparam("user_id"))
+    .outerjoin(AuthSession, col(AuthSession.id) == bindparam("sid"))
+)
 
 
 def _spend(session: Session, *, codec: TokenCodec, claims: dict[str, Any]) -> bool:
