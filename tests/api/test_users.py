@@ -85,8 +85,7 @@ def test_ordering_is_by_id_not_by_name(client, make_user, admin_tokens):
 
 def test_pages_is_zero_when_nothing_matches(app):
     """Over HTTP the admin asking is always a user (total >= 1), so the empty case is checked below it."""
-    with Session(get_engine(app)) as session:
-        items, total, pages = queries.page_users(session=session, page=1, per_page=5)
+    items, total, pages = queries.page_users(engine=get_engine(app), page=1, per_page=5)
     assert (list(items), total, pages) == ([], 0, 0)
 
 

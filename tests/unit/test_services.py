@@ -542,7 +542,7 @@ def test_leeway_refresh_survives_pruning(session, hasher, codec, clock, prune_fi
 
 
 def test_page_users_when_empty(session):
-    items, total, pages = queries.page_users(session=session, page=1, per_page=5)
+    items, total, pages = queries.page_users(engine=session.get_bind(), page=1, per_page=5)
     assert list(items) == []
     assert (total, pages) == (0, 0)
 
@@ -556,7 +556,7 @@ def test_page_users_math(session, hasher, count, per_page):
     expected_pages = math.ceil(count / per_page)
     seen: list[int | None] = []
     for page in range(1, expected_pages + 2):  # one page past the end, too
-        items, total, pages = queries.page_users(session=session, page=page, per_page=per_page)
+        items, total, pages = queries.page_users(engine=session.get_bind(), page=page, per_page=per_page)
         assert (total, pages) == (count, expected_pages)
         assert len(items) == (min(per_page, count - (page - 1) * per_page) if page <= expected_pages else 0)
         seen.extend(user.id for user in items)

@@ -18,6 +18,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, or_, select
 
 from authsvc import rawsql
+from authsvc.db import read_connection
 from authsvc.domain import username_key
 from authsvc.models import User, UserCounter
 
@@ -128,20 +129,28 @@ class UserFilter:
 
 
 def page_users(
-    *, session: Session, page: int, per_page: int, where: UserFilter = UserFilter(), sort: str = "id"
-) -> tuple[Sequence[User], int, int]:
+    *, engine: Engine, page: int, per_page: int, where: UserFilter = UserFilter(), sort: str = "id"
+) -> tuple[Sequence[UserView], int, int]:
     """One page of users in a stable order, with the total and the page count (0 when none match).
 
-    Every order ends on the id, so paging never skips or repeats a user.
+    Every order ends on the id, so paging never skips or repeats a user. Read as plain rows on a
+    connection outside any transaction (``read_connection``): an admin page is two small reads.
     """
     conditions = _conditions(where)
     if conditions:
-        total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
+        count = core_select(func.count()).select_from(_users).where(*conditions)
     else:  # the unfiltered total is kept by triggers: one row, however many users there are
-        total = session.exec(select(UserCounter.total).where(UserCounter.id == 1)).one()
-    items = session.exec(
-        select(User).where(*conditions).order_by(*SORTS[sort]).offset((page - 1) * per_page).limit(per_page)
-    ).all()
+        count = core_select(col(UserCounter.total)).where(col(UserCounter.id) == 1)
+    rows = (
+        core_select(*USER_COLUMNS)
+        .where(*conditions)
+        .order_by(*SORTS[sort])
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    with read_connection(engine) as connection:
+        total = connection.execute(count).scalar_one()
+        items = [UserView(*row) for row in connection.execute(rows)]
     return items, total, math.ceil(total / per_page)
 
 

@@ -13,6 +13,7 @@ from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity, require_admin
 from authsvc.api.render import json_response, user_record, user_records
+from authsvc.db import get_engine
 from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.models import Role
 from authsvc.schemas import (
@@ -61,7 +62,7 @@ def list_page(query: UsersQuery) -> Response:
     require_admin()
     where = queries.UserFilter(q=query.q, role=query.role, is_active=query.is_active)
     items, total, pages = queries.page_users(
-        session=db(), page=query.page, per_page=query.per_page, where=where, sort=query.sort
+        engine=get_engine(), page=query.page, per_page=query.per_page, where=where, sort=query.sort
     )
     response = json_response(
         {
