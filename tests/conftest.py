@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from authsvc import create_app, migrate
 from authsvc.config import Settings
-from authsvc.db import get_engine, session_scope
+from authsvc.db import get_engine, make_engine, session_scope
 from authsvc.models import Role, User
 from authsvc.security import PasswordHasher
 from authsvc.services import users
@@ -70,13 +70,18 @@ def reset_schema(engine: Engine) -> None:
 
 
 def build_app(settings: Settings) -> Flask:
-    """An app on a schema built by the migrations: a new SQLite file per test, or PostgreSQL reset."""
-    app = create_app(settings)
-    engine = get_engine(app)
-    if engine.dialect.name != "sqlite":
+    """An app on a schema built by the migrations: a new SQLite file per test, or PostgreSQL reset.
+
+    PostgreSQL is reset and migrated before the app is made, as a deployment runs ``flask db upgrade``
+    before it starts: starting loads (and may make) the signing keys, which must find this test's
+    schema, not the one the previous test left.
+    """
+    if not settings.sqlalchemy_url.startswith("sqlite"):
+        engine = make_engine(settings)
         reset_schema(engine)
         migrate.upgrade(engine)
-    return app
+        engine.dispose()
+    return create_app(settings)
 
 
 @pytest.fixture
