@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from authsvc import audit, cli, cli_group, db, extensions, migrate
+from authsvc import audit, cli, cli_group, cli_keys, db, extensions, migrate
 from authsvc.api import attempts, cors, errors, gate, headers, limits
 from authsvc.api.routes import auth as auth_api
 from authsvc.api.routes import compat, demo, docs
@@ -165,4 +165,5 @@ def register_errorhandlers(app: OpenAPI) -> None:
 def register_commands(app: OpenAPI) -> None:
     app.cli = cli_group.OperatorCommands.replacing(app.cli)  # a failing database: one line, not a traceback
     cli.init_app(app)
+    cli_keys.init_app(app)
     migrate.init_app(app)
