@@ -4,11 +4,14 @@ from every entry point: a command, ``create_app``, gunicorn)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
+from flask import Flask
 from sqlalchemy import MetaData, create_engine
 from sqlmodel import select
 
@@ -30,6 +33,21 @@ OTHER_SECRET = "Wq7zR2mKx9LpV4tNc8BsJ3yHf6GdE1aU5oTi0vQe"
 @pytest.fixture
 def settings(tmp_path):
     return make_settings(tmp_path, jwt_algorithm="ES256")
+
+
+@pytest.fixture
+def same_database(settings) -> Iterator[Callable[..., Flask]]:
+    """Apps with other settings on the ``app`` fixture's database, as processes restarted with a changed
+    setting would be (``make_app`` would give each a database of its own)."""
+    made: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        made.append(create_app(settings.model_copy(update=overrides)))
+        return made[-1]
+
+    yield make
+    for app in made:
+        get_engine(app).dispose()
 
 
 def stored(app) -> dict[str, str]:
@@ -54,11 +72,11 @@ def test_init_db_on_an_empty_database_makes_a_current_and_a_next_key(app, cli):
     assert cli("init-db").exit_code == 0 and stored(app) == made  # idempotent: nothing new
 
 
-def test_starting_makes_the_keys_once(app):
+def test_starting_makes_the_keys_once(app, same_database):
     """A first start made them (create_app is a start); another start finds them."""
     made = stored(app)
     assert sorted(made.values()) == ["current", "next"]
-    create_app(app.extensions["authsvc.settings"])
+    same_database()
     assert stored(app) == made
 
 
@@ -116,10 +134,10 @@ def test_prune_drops_only_retired_keys_past_the_horizon(app, client, cli, make_u
     assert client.get("/api/auth/whoami", headers=bearer(token)).status_code == 401
 
 
-def test_rotate_under_hs256_explains_how_and_retires_stored_keys(app, make_app, settings):
+def test_rotate_under_hs256_explains_how_and_retires_stored_keys(app, same_database):
     """Switching back to HS256: the stored keys keep verifying until a rotation retires them."""
     token = login(app.test_client(), make_app_user(app))["access_token"]
-    hs256 = make_app(database_url=settings.database_url, jwt_algorithm="HS256")
+    hs256 = same_database(jwt_algorithm="HS256")
     assert hs256.test_client().get("/api/auth/whoami", headers=bearer(token)).status_code == 200
     runner = hs256.test_cli_runner()
     with hs256.app_context():
@@ -143,11 +161,11 @@ def make_app_user(app) -> str:
     return user.username
 
 
-def test_switching_algorithm_keeps_the_old_keys_verifying(app, make_app, settings):
+def test_switching_algorithm_keeps_the_old_keys_verifying(app, same_database, settings):
     """ES256 -> EdDSA on one database: EdDSA keys are made and sign; ES256 tokens and tokens signed
     with the HS256 secret keep verifying; the JWKS publishes both algorithms' keys."""
     es256_token = login(app.test_client(), make_app_user(app))["access_token"]
-    eddsa = make_app(database_url=settings.database_url, jwt_algorithm="EdDSA")
+    eddsa = same_database(jwt_algorithm="EdDSA")
     client = eddsa.test_client()
     assert client.get("/api/auth/whoami", headers=bearer(es256_token)).status_code == 200
     new = login(client, "switcher")["access_token"]

@@ -144,6 +144,7 @@ def prepare_keys(app: OpenAPI) -> None:
         extensions.get_codec(app).ring.reload()
     except ConfigError as error:
         report_config_error(error)
+        db.get_engine(app).dispose()  # this app is never served: close what it opened
         raise SystemExit(CONFIG_ERROR_STATUS) from None
     except SQLAlchemyError:
         pass
