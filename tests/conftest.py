@@ -19,11 +19,12 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 
-from authsvc import create_app, migrate
+from authsvc import create_app, keys, migrate
 from authsvc.config import Settings
-from authsvc.db import get_engine, session_scope
+from authsvc.db import get_engine, make_engine, session_scope
 from authsvc.models import Role, User
 from authsvc.security import PasswordHasher
+from authsvc.services import keys as services_keys
 from authsvc.services import users
 from tests.helpers import PASSWORD, Api
 
@@ -70,13 +71,18 @@ def reset_schema(engine: Engine) -> None:
 
 
 def build_app(settings: Settings) -> Flask:
-    """An app on a schema built by the migrations: a new SQLite file per test, or PostgreSQL reset."""
-    app = create_app(settings)
-    engine = get_engine(app)
-    if engine.dialect.name != "sqlite":
+    """An app on a schema built by the migrations: a new SQLite file per test, or PostgreSQL reset.
+
+    PostgreSQL is reset and migrated before the app is made, as a deployment runs ``flask db upgrade``
+    before it starts: starting loads (and may make) the signing keys, which must find this test's
+    schema, not the one the previous test left.
+    """
+    if not settings.sqlalchemy_url.startswith("sqlite"):
+        engine = make_engine(settings)
         reset_schema(engine)
         migrate.upgrade(engine)
-    return app
+        engine.dispose()
+    return create_app(settings)
 
 
 @pytest.fixture
@@ -198,6 +204,26 @@ def user_tokens(client: FlaskClient, make_user: Callable[..., User]) -> tuple[Us
 def admin_tokens(client: FlaskClient, make_user: Callable[..., User]) -> tuple[User, dict[str, Any]]:
     admin = make_user(role=Role.ADMIN)
     return admin, login(client, admin.username)
+
+
+@pytest.fixture(scope="session")
+def _rsa_pool() -> list[Any]:
+    """RSA keys made once per run (each costs some 90 ms), handed out by ``fast_rsa``."""
+    return [keys.generate("RS256") for _ in range(4)]
+
+
+@pytest.fixture
+def fast_rsa(monkeypatch: pytest.MonkeyPatch, _rsa_pool: list[Any]) -> None:
+    """Key generation that takes RS256 keys from the run's pool, each once per test (a test's database
+    is its own, so no two keys of one database are the same); past the pool, it generates as usual."""
+    pool = iter(_rsa_pool)
+
+    def generate(algorithm: str) -> Any:
+        if algorithm == "RS256":
+            return next(pool, None) or keys.generate(algorithm)
+        return keys.generate(algorithm)
+
+    monkeypatch.setattr(services_keys, "generate", generate)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -41,6 +41,9 @@ EVERY_COMMAND = {
     "users list": ["users", "list"],
     "activate": ["activate", "alice"],
     "delete-user": ["delete-user", "alice", "--yes"],
+    "keys list": ["keys", "list"],
+    "keys rotate": ["keys", "rotate"],
+    "keys prune": ["keys", "prune"],
 }
 NOT_DATABASE = {"openapi"}  # flask-openapi3's own; it never opens a connection
 needs_postgres = pytest.mark.skipif(

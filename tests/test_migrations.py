@@ -40,8 +40,8 @@ def test_autogenerate_finds_nothing_to_change(engine):
 def test_upgrade_is_idempotent_and_reaches_head(engine):
     migrate.upgrade(engine)
     migrate.upgrade(engine)
-    assert current_revision(engine) == "0004"
-    assert {"user", "token_blocklist", "auth_session", "user_counter"} <= set(
+    assert current_revision(engine) == "0005"
+    assert {"user", "token_blocklist", "auth_session", "user_counter", "signing_key"} <= set(
         inspect(engine).get_table_names()
     )
 

@@ -10,17 +10,21 @@ from flask.json.provider import DefaultJSONProvider
 from flask_openapi3.models.info import Info
 from flask_openapi3.openapi import OpenAPI
 from flask_openapi3.types import SecuritySchemesDict
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from authsvc import audit, cli, cli_group, db, extensions, migrate
+from authsvc import audit, cli, cli_group, cli_keys, db, extensions, migrate
 from authsvc.api import attempts, cors, errors, gate, headers, limits
 from authsvc.api.routes import auth as auth_api
 from authsvc.api.routes import compat, demo, docs
+from authsvc.api.routes import keys as keys_api
 from authsvc.api.routes import meta as meta_api
 from authsvc.api.routes import users as users_api
 from authsvc.config import CONFIG_ERROR_STATUS, VERSION, ConfigError, Settings, report_config_error
+from authsvc.keys import KeySealer
 from authsvc.schemas import ErrorOut
+from authsvc.services import keys as keys_service
 
 SECURITY_SCHEMES: SecuritySchemesDict = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -43,6 +47,8 @@ def create_app(settings: Settings | None = None) -> App:
     )
     configure(app, settings)
     register_extensions(app, settings)
+    if migrate.serving():
+        prepare_keys(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -115,7 +121,9 @@ def configure(app: OpenAPI, settings: Settings) -> None:
 def register_extensions(app: OpenAPI, settings: Settings) -> None:
     audit.init_app(app)
     db.init_app(app, settings)
-    extensions.init_app(app, settings)
+    sealer = KeySealer(settings.secret_key)
+    loader = keys_service.loader(db.get_engine(app), sealer=sealer, algorithm=settings.jwt_algorithm)
+    extensions.init_app(app, settings, key_loader=loader)
     limits.init_app(app, settings)
     attempts.init_app(app, settings)
     cors.init_app(app, settings)  # only the listed origins may read responses and send cookies
@@ -125,8 +133,25 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
         migrate.upgrade_on_start(db.get_engine(app), settings.instance_path)
 
 
+def prepare_keys(app: OpenAPI) -> None:
+    """Load the signing keys before serving, making them on a first start with an asymmetric algorithm.
+
+    A FLASK_SECRET_KEY that cannot open the stored keys stops start-up here, with one line. A database
+    that cannot be read yet (down, or not migrated) is not fatal: the key ring loads on first use, and
+    requests answer 503 until the database is back, as they would anyway.
+    """
+    try:
+        extensions.get_codec(app).ring.reload()
+    except ConfigError as error:
+        report_config_error(error)
+        db.get_engine(app).dispose()  # this app is never served: close what it opened
+        raise SystemExit(CONFIG_ERROR_STATUS) from None
+    except SQLAlchemyError:
+        pass
+
+
 def register_blueprints(app: OpenAPI) -> None:
-    for blueprint in (meta_api.bp, compat.bp, auth_api.bp, users_api.bp):
+    for blueprint in (meta_api.bp, compat.bp, auth_api.bp, users_api.bp, keys_api.bp):
         app.register_api(blueprint)
     app.register_blueprint(docs.bp)
     app.register_blueprint(demo.bp)
@@ -141,4 +166,5 @@ def register_errorhandlers(app: OpenAPI) -> None:
 def register_commands(app: OpenAPI) -> None:
     app.cli = cli_group.OperatorCommands.replacing(app.cli)  # a failing database: one line, not a traceback
     cli.init_app(app)
+    cli_keys.init_app(app)
     migrate.init_app(app)

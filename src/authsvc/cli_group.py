@@ -18,6 +18,7 @@ from flask import has_app_context
 from flask.cli import AppGroup
 from sqlalchemy import exc
 
+from authsvc.config import CONFIG_ERROR_STATUS, ConfigError, report_config_error
 from authsvc.db import get_engine
 from authsvc.services.health import database_failure_reason, is_missing_table
 
@@ -31,6 +32,16 @@ class DatabaseUnusable(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.echo(f"authsvc: {self.message}", err=True)
+
+
+class ConfigurationStop(click.ClickException):
+    """A configuration error met by a command (a FLASK_SECRET_KEY that cannot open the stored keys):
+    the same one line, and exit status, as a bad setting at start-up."""
+
+    exit_code = CONFIG_ERROR_STATUS
+
+    def show(self, file: Any = None) -> None:
+        report_config_error(ConfigError(self.message))
 
 
 class OperatorCommands(AppGroup):
@@ -60,6 +71,8 @@ def _one_line_on_database_error(command: click.Command, ctx: click.Context) -> A
     """
     try:
         return command.invoke(ctx)
+    except ConfigError as error:
+        raise ConfigurationStop(str(error)) from None
     except (exc.OperationalError, exc.InterfaceError, exc.ProgrammingError, exc.TimeoutError) as error:
         where = f" ({_safe_url()})" if has_app_context() else ""
         if is_missing_table(error):

@@ -30,6 +30,10 @@ VERSION = version("authsvc")
 PREFIX = "FLASK_"
 MIN_SECRET_BYTES = 32
 SECRET_FIELDS = ("jwt_secret_key", "secret_key")
+JWT_ALGORITHMS = ("HS256", "EdDSA", "ES256", "RS256")
+# The development (and testing) FLASK_PUBLIC_URL: where `flask run -p 8000` serves. Never the request's
+# Host header: discovery documents are cached by shared caches, and a forged Host would poison them.
+DEVELOPMENT_PUBLIC_URL = "http://127.0.0.1:8000"
 POSTGRES_SCHEME = "postgresql+psycopg"  # the driver this project installs
 # Flask-Limiter storages whose client is installed (flask-limiter[redis]); async+ ones never work in Flask.
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
@@ -81,6 +85,11 @@ class Settings(BaseModel):
     database_url: str = ""
     jwt_secret_key: str = ""
     secret_key: str = ""
+    jwt_algorithm: Literal["HS256", "EdDSA", "ES256", "RS256"] = "HS256"
+    jwt_previous_secret_keys: str = ""
+    jwt_keys_reload_interval: int = Field(60, ge=1)
+    jwt_keys_unknown_kid_interval: int = Field(10, ge=1)
+    public_url: str = ""
     jwt_access_token_expires: int = Field(900, ge=1)
     jwt_refresh_token_expires: int = Field(1_209_600, ge=1)
     jwt_refresh_reuse_interval: int = Field(0, ge=0)
@@ -134,6 +143,25 @@ class Settings(BaseModel):
             return f"{POSTGRES_SCHEME}://{rest}"
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str) -> str:
+        """An absolute http(s) URL without query, fragment or credentials, kept without a trailing
+        slash, so that ``f"{public_url}/.well-known/jwks.json"`` is always one well-formed URL."""
+        if not value:
+            return value
+        parts = urlsplit(value.strip())
+        usable = "must be an absolute http(s) URL such as https://auth.example.com"
+        if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+            raise ValueError(usable)
+        if parts.query or parts.fragment or "@" in parts.netloc or value.strip().endswith(("?", "#")):
+            raise ValueError(f"{usable}, with no query, fragment or user")
+        try:
+            parts.port  # noqa: B018  (parsing it is the check)
+        except ValueError:
+            raise ValueError(f"{usable}: the port must be a number from 0 to 65535") from None
+        return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
     @field_validator(
         "ratelimit_login_username",
         "ratelimit_login_ip",
@@ -178,6 +206,19 @@ class Settings(BaseModel):
     def cors_origin_list(self) -> list[str]:
         """The normalised entries: ``scheme://host[:port]``, a host possibly starting with ``*.``."""
         return [origin for origin in self.cors_origins.split(",") if origin]
+
+    @property
+    def previous_secret_list(self) -> list[str]:
+        """The old HS256 secrets that still verify (FLASK_JWT_PREVIOUS_SECRET_KEYS), in order."""
+        return [part.strip() for part in self.jwt_previous_secret_keys.split(",") if part.strip()]
+
+    @property
+    def public_base_url(self) -> str | None:
+        """FLASK_PUBLIC_URL; in development and testing ``http://127.0.0.1:8000`` when unset; in
+        production ``None`` when unset (no absolute URL is made up from a guess)."""
+        if self.public_url:
+            return self.public_url
+        return None if self.is_production else DEVELOPMENT_PUBLIC_URL
 
     @property
     def is_production(self) -> bool:
@@ -235,6 +276,12 @@ class Settings(BaseModel):
                     f"{PREFIX}{field.upper()}: {reason}, so it is not a random key; make one with "
                     f"python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
+        # An old secret still verifies tokens, so a guessable one forges them just as well.
+        for position, value in enumerate(self.previous_secret_list, start=1):
+            short = len(value.encode()) < MIN_SECRET_BYTES
+            reason = f"is shorter than {MIN_SECRET_BYTES} bytes" if short else why_weak(value)
+            if reason:
+                raise ConfigError(f"{PREFIX}JWT_PREVIOUS_SECRET_KEYS: entry {position} {reason}")
 
     def check_debug(self) -> None:
         """Production refuses debug mode: it names exceptions in 500 answers, and under ``flask run``

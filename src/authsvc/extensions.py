@@ -11,6 +11,7 @@ from typing import cast
 from flask import Flask, current_app
 
 from authsvc.config import Settings
+from authsvc.keyring import Loader
 from authsvc.security import PasswordHasher, TokenCodec
 
 HASHER = "authsvc.hasher"
@@ -18,18 +19,19 @@ CODEC = "authsvc.codec"
 SETTINGS = "authsvc.settings"
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(app: Flask, settings: Settings, key_loader: Loader | None = None) -> None:
+    """``key_loader`` reads the stored key pairs for the codec's key ring (``services.keys.loader``)."""
     app.extensions[SETTINGS] = settings
     app.extensions[HASHER] = PasswordHasher(settings.bcrypt_rounds)
-    app.extensions[CODEC] = TokenCodec.from_settings(settings)
+    app.extensions[CODEC] = TokenCodec.from_settings(settings, key_loader)
 
 
 def get_hasher() -> PasswordHasher:
     return cast(PasswordHasher, current_app.extensions[HASHER])
 
 
-def get_codec() -> TokenCodec:
-    return cast(TokenCodec, current_app.extensions[CODEC])
+def get_codec(app: Flask | None = None) -> TokenCodec:
+    return cast(TokenCodec, (app or current_app).extensions[CODEC])
 
 
 def get_settings() -> Settings:

@@ -15,6 +15,7 @@ from flask.cli import AppGroup, run_command, with_appcontext
 from sqlalchemy import Engine
 
 from authsvc import files
+from authsvc.cli_keys import ensure_configured_keys
 from authsvc.db import get_engine
 from authsvc.services.health import SCRIPT_LOCATION
 
@@ -115,9 +116,11 @@ def revision_command(message: str, autogenerate: bool) -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Bring the schema to the newest revision (safe to run again)."""
+    """Bring the schema to the newest revision and make the signing keys it needs (safe to run again)."""
     upgrade(get_engine())
     click.echo("Database ready.")
+    if line := ensure_configured_keys():
+        click.echo(line)
 
 
 def init_app(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -120,3 +120,28 @@ class UserCounter(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     total: int = Field(default=0)
+
+
+class KeyState(StrEnum):
+    NEXT = "next"  # published, not signing yet: other services' JWKS caches learn it before it signs
+    CURRENT = "current"  # signs (one per algorithm)
+    RETIRED = "retired"  # published until every token it signed has expired, then pruned
+
+
+class SigningKey(SQLModel, table=True):
+    """An asymmetric key pair (``FLASK_JWT_ALGORITHM`` EdDSA, ES256 or RS256); see docs/keys.md.
+
+    The private key is stored sealed (AES-GCM under a key derived from ``FLASK_SECRET_KEY``, the kid
+    as associated data); the public JWK is stored as published, for listing without opening keys.
+    """
+
+    __tablename__ = "signing_key"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    algorithm: str = Field(max_length=16)
+    state: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    activated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    public_jwk: str = Field(sa_type=Text)
+    private_key: str = Field(sa_type=Text)

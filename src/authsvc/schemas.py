@@ -352,3 +352,33 @@ class Welcome(BaseModel):
     message: str
     version: str
     links: dict[str, str]
+
+
+class Jwk(BaseModel):
+    """A public key as RFC 7517 writes it: OKP has crv and x, EC crv, x and y, RSA n and e."""
+
+    kid: str
+    kty: Literal["OKP", "EC", "RSA"]
+    alg: Literal["EdDSA", "ES256", "RS256"]
+    use: Literal["sig"]
+    crv: str | None = None
+    x: str | None = None
+    y: str | None = None
+    n: str | None = None
+    e: str | None = None
+
+
+class Jwks(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"keys": []}})
+    keys: list[Jwk]
+
+
+class Discovery(BaseModel):
+    """RFC 8414 / OpenID Connect discovery, only what is true of this service."""
+
+    issuer: str
+    jwks_uri: str
+    introspection_endpoint: str
+    introspection_endpoint_auth_methods_supported: list[str]
+    subject_types_supported: list[str]
+    service_documentation: str

@@ -1,12 +1,18 @@
-"""Pure security primitives: password hashing and JWT encoding. No Flask, no database."""
+"""Pure security primitives: password hashing and JWT encoding. No Flask, no database.
+
+Which key signs and which keys verify is the key ring's business (``keyring.py``); the codec asks it
+for the signer when minting and for the key a token's ``kid`` names when checking.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -16,9 +22,14 @@ from passlib.context import CryptContext
 from authsvc.config import Settings
 from authsvc.domain import MAX_ID
 from authsvc.exceptions import TokenInvalid
+from authsvc.keyring import Key, KeyRing, Loader
 
-ALGORITHM = "HS256"
+ALGORITHM = "HS256"  # the default, and the algorithm of the secrets
 TOKEN_HEADER = {"typ": "JWT"}
+# The only header members we mint; anything else (jku, x5u, jwk, x5c, crit, ...) is refused outright,
+# so no token can point us at a key of its own choosing.
+ALLOWED_HEADER = frozenset({"alg", "typ", "kid"})
+MAX_KID_LENGTH = 64
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "jti", "sub", "type", "sid", "iss", "aud"]
 # The user's credentials version the token was minted under (see ``User.credentials_version``).
 # Tokens minted before the claim existed carry none: they belong to version 0, the column's default.
@@ -90,7 +101,10 @@ class IssuedToken:
 
 @dataclass(frozen=True, slots=True)
 class TokenCodec:
-    """Mints and checks HS256 JWTs; every claim of docs/api.md is set and required."""
+    """Mints and checks JWTs; every claim of docs/api.md is set and required, every header has a kid.
+
+    Built without ``keys`` it signs and verifies with ``secret`` alone (HS256), as tests make it.
+    """
 
     secret: str
     issuer: str
@@ -98,6 +112,12 @@ class TokenCodec:
     access_lifetime: timedelta
     refresh_lifetime: timedelta
     leeway: int = 0
+    keys: KeyRing | None = None
+    ring: KeyRing = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A frozen dataclass sets its derived field this way.
+        object.__setattr__(self, "ring", self.keys or KeyRing(algorithm=ALGORITHM, secret=self.secret))
 
     def encode(
         self,
@@ -125,11 +145,22 @@ class TokenCodec:
             "aud": self.audience,
             CREDENTIALS_CLAIM: credentials_version,
         }
-        token = jwt.encode(claims, self.secret, algorithm=ALGORITHM, headers=TOKEN_HEADER)
+        signer = self.ring.signer()
+        headers = {**TOKEN_HEADER, "kid": signer.kid}
+        token = jwt.encode(claims, signer.material, algorithm=signer.algorithm, headers=headers)
         return IssuedToken(token=token, jti=jti, expires_at=expires_at)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TokenCodec:
+    def from_settings(cls, settings: Settings, loader: Loader | None = None) -> TokenCodec:
+        """The codec of these settings; ``loader`` reads the stored key pairs (none: secrets only)."""
+        ring = KeyRing(
+            algorithm=settings.jwt_algorithm,
+            secret=settings.jwt_secret_key,
+            previous_secrets=settings.previous_secret_list,
+            loader=loader,
+            reload_interval=settings.jwt_keys_reload_interval,
+            unknown_kid_interval=settings.jwt_keys_unknown_kid_interval,
+        )
         return cls(
             secret=settings.jwt_secret_key,
             issuer=settings.jwt_issuer,
@@ -137,6 +168,7 @@ class TokenCodec:
             access_lifetime=settings.access_lifetime,
             refresh_lifetime=settings.refresh_lifetime,
             leeway=settings.jwt_leeway,
+            keys=ring,
         )
 
     def csrf_for(self, refresh_jti: str) -> str:
@@ -149,25 +181,31 @@ class TokenCodec:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def decode(self, token: str, *, expected_type: TokenType) -> dict[str, Any]:
-        """Verify signature, algorithm, claims and type; any failure is one ``TokenInvalid``."""
+        """Verify signature, algorithm, claims and type; any failure is one ``TokenInvalid``.
+
+        The key is the one the header's ``kid`` names (a dict lookup), and the algorithm is that
+        key's, never the header's: a token saying ``HS256`` under an ES256 key's kid is refused by
+        the one ``decode_complete`` below, so a public key can never serve as an HMAC secret.
+        """
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise TokenInvalid()
+        key = self._key_for(_kid_of(token))
         try:
             decoded = jwt.api_jwt.decode_complete(
                 token,
-                self.secret,
-                algorithms=[ALGORITHM],
+                key.material,
+                algorithms=[key.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
                 options={"require": REQUIRED_CLAIMS},
             )
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, RecursionError):
             raise TokenInvalid() from None
         header: dict[str, Any] = decoded["header"]
         claims: dict[str, Any] = decoded["payload"]
-        # The algorithm is pinned above; we never set a key id, and only mint typ JWT.
-        if "kid" in header or header.get("typ", "JWT") != "JWT":
+        # Only what we mint: typ JWT, no member that could name a key (jku, x5u, jwk, ...).
+        if not header.keys() <= ALLOWED_HEADER or header.get("typ", "JWT") != "JWT":
             raise TokenInvalid()
         if (
             claims["type"] != expected_type
@@ -178,6 +216,32 @@ class TokenCodec:
         ):
             raise TokenInvalid()
         return claims
+
+    def _key_for(self, kid: str | None) -> Key:
+        """The key a token's kid names; no kid means the HS256 secret alone, and only under HS256."""
+        key = self.ring.legacy if kid is None else self.ring.verifier(kid)
+        if key is None:
+            raise TokenInvalid()
+        return key
+
+
+def _kid_of(token: str) -> str | None:
+    """The header's ``kid``, read to choose the key before the one full decode checks everything.
+
+    The header is parsed the way PyJWT parses it (the same base64url and JSON), so the kid chosen here
+    is the one the verified header carries.
+    """
+    segment = token.partition(".")[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        raise TokenInvalid() from None
+    if not isinstance(header, dict):
+        raise TokenInvalid()
+    kid = header.get("kid")
+    if kid is not None and not (isinstance(kid, str) and 0 < len(kid) <= MAX_KID_LENGTH):
+        raise TokenInvalid()
+    return kid
 
 
 def expiry_of(claims: dict[str, Any]) -> datetime:

@@ -17,8 +17,10 @@ from authsvc.schemas import (
     AdminUserCreate,
     CompatPair,
     Credentials,
+    Discovery,
     ErrorOut,
     Health,
+    Jwks,
     LoginIn,
     LoginOut,
     LogoutOut,
@@ -63,6 +65,9 @@ OPERATIONS: dict[tuple[str, str], tuple[type[BaseModel] | None, str, type[BaseMo
     ("get", "/api/users/{user_id}"): (None, "200", UserOut, True),
     ("patch", "/api/users/{user_id}"): (UserUpdate, "200", UserOut, True),
     ("delete", "/api/users/{user_id}"): (AccountDeletion, "204", None, True),
+    ("get", "/.well-known/jwks.json"): (None, "200", Jwks, False),
+    ("get", "/.well-known/openid-configuration"): (None, "200", Discovery, False),
+    ("get", "/.well-known/oauth-authorization-server"): (None, "200", Discovery, False),
 }
 PROTECTED = sorted(key for key, (*_, protected) in OPERATIONS.items() if protected)
 WITH_BODY = sorted(key for key, (model, *_) in OPERATIONS.items() if model is not None)

@@ -26,6 +26,7 @@ from werkzeug.test import TestResponse
 
 from authsvc.db import get_engine, session_scope
 from authsvc.domain import username_key
+from authsvc.keys import secret_kid
 from authsvc.models import Role, User
 from tests.conftest import build_app, login, make_settings
 from tests.helpers import BAD_LOGIN, BAD_REFRESH, BAD_TOKEN, MISSING_HEADER, PASSWORD, bearer, sign_in_from
@@ -529,6 +530,16 @@ def headed(header: dict[str, Any], digest=hashlib.sha256, key: bytes | None = No
     return forge
 
 
+def kid_headed(**extra: Any) -> Forge:
+    """HMAC-signed with the app's secret under the secret's own kid, plus header members ``extra``."""
+
+    def forge(world: World, kind: str) -> str:
+        header = {"alg": "HS256", "typ": "JWT", "kid": secret_kid(world.secret), **extra}
+        return hmac_signed(header, world.claims(kind), world.secret.encode())
+
+    return forge
+
+
 def unsigned(alg: str, *, keep_signature: bool = False) -> Forge:
     def forge(world: World, kind: str) -> str:
         signature = world.token(kind).rsplit(".", 1)[1] if keep_signature else ""
@@ -629,7 +640,15 @@ TOKEN_CASES = [
     ),
     *forgery("alg-RS256-header-hmac-signed", headed({"alg": "RS256", "typ": "JWT"}), endpoints=EVERY),
     *forgery("alg-missing", headed({"typ": "JWT"})),
+    *forgery("control-hand-signed-with-the-secrets-kid", kid_headed(), answer=OK, endpoints=EVERY),
     *forgery("kid-header", headed({"alg": "HS256", "typ": "JWT", "kid": "1"}), endpoints=EVERY),
+    *forgery("kid-not-a-string", headed({"alg": "HS256", "typ": "JWT", "kid": ["1"]})),
+    *forgery(
+        "jku-header-beside-the-real-kid", kid_headed(jku="https://evil.example/jwks.json"), endpoints=EVERY
+    ),
+    *forgery("x5u-header-beside-the-real-kid", kid_headed(x5u="https://evil.example/cert.pem")),
+    *forgery("jwk-header-beside-the-real-kid", kid_headed(jwk={"kty": "oct", "k": "c2VjcmV0"})),
+    *forgery("crit-header-beside-the-real-kid", kid_headed(crit=["exp"])),
     *forgery("kid-path-traversal-empty-key", headed({"alg": "HS256", "kid": "../../dev/null"}, key=b"")),
     *forgery("typ-at+jwt", headed({"alg": "HS256", "typ": "at+jwt"})),
     *forgery("typ-JOSE+JSON", headed({"alg": "HS256", "typ": "JOSE+JSON"})),

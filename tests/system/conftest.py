@@ -187,11 +187,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
         yield bases
 
 
-def flask_cli(*args: str, database_url: str = TEST_DATABASE_URL) -> subprocess.CompletedProcess[str]:
-    """Run an operator command as its own process against the shared database."""
+def flask_cli(
+    *args: str, database_url: str = TEST_DATABASE_URL, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run an operator command as its own process against the shared database (``env``: the
+    servers' extra settings, such as their FLASK_JWT_ALGORITHM)."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "authsvc:create_app", *args],
-        env=server_env(database_url),
+        env=server_env(database_url, **env),
         capture_output=True,
         text=True,
         timeout=60,

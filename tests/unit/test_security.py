@@ -13,6 +13,7 @@ import pytest
 from passlib.hash import bcrypt_sha256
 
 from authsvc.exceptions import TokenInvalid
+from authsvc.keys import secret_kid
 from authsvc.models import utcnow
 from authsvc.security import ALGORITHM, MAX_TOKEN_LENGTH, REQUIRED_CLAIMS, PasswordHasher, TokenCodec
 
@@ -298,9 +299,10 @@ def test_each_token_gets_its_own_jti(codec):
     assert first.token != second.token
 
 
-def test_header_is_jwt_hs256(codec):
+def test_header_is_jwt_hs256_with_the_secrets_kid(codec):
+    """API.md section 5: every token names its key; an HS256 secret's kid is derived from it."""
     header = jwt.get_unverified_header(access_token(codec))
-    assert header == {"alg": "HS256", "typ": "JWT"}
+    assert header == {"alg": "HS256", "typ": "JWT", "kid": secret_kid(SECRET)}
     assert ALGORITHM == "HS256"
 
 
