@@ -40,8 +40,8 @@ def test_autogenerate_finds_nothing_to_change(engine):
 def test_upgrade_is_idempotent_and_reaches_head(engine):
     migrate.upgrade(engine)
     migrate.upgrade(engine)
-    assert current_revision(engine) == "0004"
-    assert {"user", "token_blocklist", "auth_session", "user_counter"} <= set(
+    assert current_revision(engine) == "0006"
+    assert {"user", "token_blocklist", "auth_session", "user_counter", "service_client"} <= set(
         inspect(engine).get_table_names()
     )
 
