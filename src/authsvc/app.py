@@ -16,14 +16,16 @@ from werkzeug.routing import RequestRedirect
 from authsvc import audit, cli, cli_group, db, extensions, migrate
 from authsvc.api import attempts, cors, errors, gate, headers, limits
 from authsvc.api.routes import auth as auth_api
-from authsvc.api.routes import compat, demo, docs
+from authsvc.api.routes import compat, demo, docs, introspect
 from authsvc.api.routes import meta as meta_api
 from authsvc.api.routes import users as users_api
 from authsvc.config import CONFIG_ERROR_STATUS, VERSION, ConfigError, Settings, report_config_error
 from authsvc.schemas import ErrorOut
 
 SECURITY_SCHEMES: SecuritySchemesDict = {
-    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    # Service clients (flask clients create) on the introspection endpoint.
+    "clientBasic": {"type": "http", "scheme": "basic"},
 }
 
 
@@ -126,7 +128,7 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
 
 
 def register_blueprints(app: OpenAPI) -> None:
-    for blueprint in (meta_api.bp, compat.bp, auth_api.bp, users_api.bp):
+    for blueprint in (meta_api.bp, compat.bp, auth_api.bp, introspect.bp, users_api.bp):
         app.register_api(blueprint)
     app.register_blueprint(docs.bp)
     app.register_blueprint(demo.bp)

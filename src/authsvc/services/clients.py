@@ -10,7 +10,7 @@ from hmac import compare_digest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from authsvc.audit import audit
+from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.exceptions import ClientNameTaken, InvalidClient, NotFound
 from authsvc.models import ServiceClient
 from authsvc.security import client_secret_hash, new_client_credentials
@@ -75,7 +75,9 @@ def delete(*, session: Session, name: str) -> ServiceClient:
     return row
 
 
-def authenticate(*, session: Session, client_id: str, client_secret: str) -> ServiceClient:
+def authenticate(
+    *, session: Session, client_id: str, client_secret: str, client: ClientInfo = NO_CLIENT
+) -> ServiceClient:
     """The client these credentials belong to, or ``InvalidClient``. Writes nothing.
 
     An unknown id and a wrong secret cost the same (one indexed lookup, one SHA-256, one
@@ -88,5 +90,7 @@ def authenticate(*, session: Session, client_id: str, client_secret: str) -> Ser
     presented = client_secret_hash(client_secret)
     matches = compare_digest(presented, row.secret_hash if row is not None else _DUMMY_HASH)
     if row is None or not matches:
+        # Never the id presented: it is the caller's text, and a secret pasted in the wrong field.
+        audit("client_auth", outcome="failure", client=client, client_name=row.name if row else None)
         raise InvalidClient()
     return row
