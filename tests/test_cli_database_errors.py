@@ -41,6 +41,9 @@ EVERY_COMMAND = {
     "users list": ["users", "list"],
     "activate": ["activate", "alice"],
     "delete-user": ["delete-user", "alice", "--yes"],
+    "clients create": ["clients", "create", "billing-api"],
+    "clients list": ["clients", "list"],
+    "clients delete": ["clients", "delete", "billing-api"],
 }
 NOT_DATABASE = {"openapi"}  # flask-openapi3's own; it never opens a connection
 needs_postgres = pytest.mark.skipif(
