@@ -24,8 +24,8 @@ from authsvc.config import Settings
 from authsvc.db import get_engine, make_engine, session_scope
 from authsvc.models import Role, User
 from authsvc.security import PasswordHasher
+from authsvc.services import clients, users
 from authsvc.services import keys as services_keys
-from authsvc.services import users
 from tests.helpers import PASSWORD, Api
 
 
@@ -198,6 +198,23 @@ def api(client: FlaskClient) -> Api:
 def user_tokens(client: FlaskClient, make_user: Callable[..., User]) -> tuple[User, dict[str, Any]]:
     user = make_user()
     return user, login(client, user.username)
+
+
+@pytest.fixture
+def make_service_client(app: Flask) -> Callable[..., clients.NewClient]:
+    """Register a service client through the service layer (unique name unless given); the result
+    carries its ``client_id`` and its one copy of ``client_secret``."""
+
+    def factory(name: str | None = None) -> clients.NewClient:
+        with app.app_context(), session_scope(get_engine(app)) as session:
+            return clients.create(session=session, name=name or unique_name("svc"))
+
+    return factory
+
+
+@pytest.fixture
+def service_client(make_service_client: Callable[..., clients.NewClient]) -> clients.NewClient:
+    return make_service_client()
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@ functions several test modules share (so no test module imports another)."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 from click.testing import Result
 from flask import Flask
@@ -36,6 +38,12 @@ _addresses = (f"198.51.100.{n}" for n in itertools.cycle(range(1, 255)))
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def basic(client_id: str, client_secret: str) -> dict[str, str]:
+    """HTTP Basic as RFC 6749 section 2.3.1 has a client send it: each part form-urlencoded first."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,24 @@ class Api:
 
     def logout(self, access_token: str, scope: str = "local") -> TestResponse:
         return self.client.post(f"/api/auth/logout?scope={scope}", headers=bearer(access_token))
+
+    def introspect(self, token: str, credentials: Any, *, hint: str | None = None) -> TestResponse:
+        """``POST /api/auth/introspect`` form-encoded, as RFC 7662 sends it, with a service client's
+        credentials (anything with ``client_id`` and ``client_secret``)."""
+        form = {"token": token} | ({"token_type_hint": hint} if hint is not None else {})
+        return self.client.post(
+            "/api/auth/introspect",
+            data=form,
+            headers=basic(credentials.client_id, credentials.client_secret),
+        )
+
+    def is_active(self, token: str, credentials: Any) -> bool:
+        """What introspection says of the token; the call itself must succeed."""
+        response = self.introspect(token, credentials)
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert body == {"active": False} or body["active"] is True, body
+        return bool(body["active"])
 
 
 def sign_in_from(

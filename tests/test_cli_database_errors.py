@@ -44,6 +44,9 @@ EVERY_COMMAND = {
     "keys list": ["keys", "list"],
     "keys rotate": ["keys", "rotate"],
     "keys prune": ["keys", "prune"],
+    "clients create": ["clients", "create", "billing-api"],
+    "clients list": ["clients", "list"],
+    "clients delete": ["clients", "delete", "billing-api"],
 }
 NOT_DATABASE = {"openapi"}  # flask-openapi3's own; it never opens a connection
 needs_postgres = pytest.mark.skipif(

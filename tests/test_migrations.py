@@ -40,10 +40,15 @@ def test_autogenerate_finds_nothing_to_change(engine):
 def test_upgrade_is_idempotent_and_reaches_head(engine):
     migrate.upgrade(engine)
     migrate.upgrade(engine)
-    assert current_revision(engine) == "0005"
-    assert {"user", "token_blocklist", "auth_session", "user_counter", "signing_key"} <= set(
-        inspect(engine).get_table_names()
-    )
+    assert current_revision(engine) == "0006"
+    assert {
+        "user",
+        "token_blocklist",
+        "auth_session",
+        "user_counter",
+        "signing_key",
+        "service_client",
+    } <= set(inspect(engine).get_table_names())
 
 
 def test_the_user_counter_follows_inserts_and_deletes_and_counts_existing_users(engine):

@@ -17,7 +17,7 @@ from werkzeug.routing import RequestRedirect
 from authsvc import audit, cli, cli_group, cli_keys, db, extensions, migrate
 from authsvc.api import attempts, cors, errors, gate, headers, limits
 from authsvc.api.routes import auth as auth_api
-from authsvc.api.routes import compat, demo, docs
+from authsvc.api.routes import compat, demo, docs, introspect
 from authsvc.api.routes import keys as keys_api
 from authsvc.api.routes import meta as meta_api
 from authsvc.api.routes import users as users_api
@@ -27,7 +27,9 @@ from authsvc.schemas import ErrorOut
 from authsvc.services import keys as keys_service
 
 SECURITY_SCHEMES: SecuritySchemesDict = {
-    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    # Service clients (flask clients create) on the introspection endpoint.
+    "clientBasic": {"type": "http", "scheme": "basic"},
 }
 
 
@@ -151,7 +153,7 @@ def prepare_keys(app: OpenAPI) -> None:
 
 
 def register_blueprints(app: OpenAPI) -> None:
-    for blueprint in (meta_api.bp, compat.bp, auth_api.bp, users_api.bp, keys_api.bp):
+    for blueprint in (meta_api.bp, compat.bp, auth_api.bp, introspect.bp, users_api.bp, keys_api.bp):
         app.register_api(blueprint)
     app.register_blueprint(docs.bp)
     app.register_blueprint(demo.bp)

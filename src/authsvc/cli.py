@@ -1,8 +1,9 @@
 """Operator commands: create-user, set-password, users list, set-role, activate, deactivate,
-delete-user and prune-tokens (init-db lives with the database)."""
+delete-user, prune-tokens and clients create/list/delete (init-db lives with the database)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import click
@@ -16,7 +17,7 @@ from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.models import Role, User, utcnow
 from authsvc.schemas import Email, NewPassword, Username, error_message
 from authsvc.security import PasswordHasher
-from authsvc.services import accounts, maintenance, queries, users
+from authsvc.services import accounts, clients, maintenance, queries, users
 from authsvc.services.passwords import password_problem
 
 
@@ -215,6 +216,58 @@ def prune_tokens_command() -> None:
     click.echo(f"Pruned {pruned.blocklist_rows} blocklist rows and {pruned.sessions} dead sessions.")
 
 
+clients_group = AppGroup("clients", help="Service clients: the other services that may introspect tokens.")
+
+
+@clients_group.command("create")
+@click.argument("name")
+def create_client_command(name: str) -> None:
+    """Register a service client; prints its client_id and client_secret, the secret only this once."""
+    if not clients.valid_name(name):
+        raise click.ClickException(f"{name!r} is not a client name: use {clients.NAME_RULE}.")
+    with session_scope(get_engine()) as session:
+        try:
+            made = clients.create(session=session, name=name)
+        except AuthError as error:
+            raise click.ClickException(error.detail) from None
+    # stdout carries only the two lines a script reads; the advice goes to stderr.
+    click.echo(f"client_id: {made.client_id}")
+    click.echo(f"client_secret: {made.client_secret}")
+    click.echo("Store the secret now: only its hash is kept, and it is never shown again.", err=True)
+
+
+@clients_group.command("list")
+def list_clients_command() -> None:
+    """Every service client by name, with its client_id (secrets are never stored, so never shown)."""
+    with session_scope(get_engine()) as session:
+        rows = [
+            (row.name, row.client_id, iso_utc(row.created_at))
+            for row in clients.list_clients(session=session)
+        ]
+    if not rows:
+        click.echo("No service clients.")
+        return
+    _table(("name", "client_id", "created"), rows)
+
+
+@clients_group.command("delete")
+@click.argument("name")
+def delete_client_command(name: str) -> None:
+    """Delete a service client: its next introspection call is refused."""
+    with session_scope(get_engine()) as session:
+        try:
+            row = clients.delete(session=session, name=name)
+        except AuthError as error:
+            raise click.ClickException(error.detail) from None
+    click.echo(f"Deleted service client {row.name!r} (client_id {row.client_id}).")
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(prune_tokens_command)
@@ -224,3 +277,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(activate_command)
     app.cli.add_command(delete_user_command)
+    app.cli.add_command(clients_group)

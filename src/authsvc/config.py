@@ -113,6 +113,7 @@ class Settings(BaseModel):
     max_sessions_per_user: int = Field(50, ge=1)
     ratelimit_register: str = "60/hour"
     ratelimit_refresh: str = "120/minute"
+    ratelimit_introspect: str = "600/minute"
     trusted_proxies: int = Field(0, ge=0, le=10)
     cors_origins: str = ""
     list_full_records: bool = False
@@ -168,6 +169,7 @@ class Settings(BaseModel):
         "ratelimit_login_success",
         "ratelimit_register",
         "ratelimit_refresh",
+        "ratelimit_introspect",
     )
     @classmethod
     def _limit_parses(cls, value: str) -> str:

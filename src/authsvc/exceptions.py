@@ -75,3 +75,16 @@ class WeakPassword(AuthError):
     def __init__(self, detail: str | None = None, *, field: str = "password") -> None:
         super().__init__(detail)
         self.field = field
+
+
+class InvalidClient(AuthError):
+    """A service client's HTTP Basic credentials are missing, malformed, unknown or wrong: one answer
+    for all, so a caller cannot tell a client id that exists from one that does not."""
+
+    code = "invalid_client"
+    detail = "Client authentication failed."
+
+
+class ClientNameTaken(AuthError):
+    code = "client_name_taken"
+    detail = "A service client of that name already exists."

@@ -145,3 +145,20 @@ class SigningKey(SQLModel, table=True):
     retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     public_jwk: str = Field(sa_type=Text)
     private_key: str = Field(sa_type=Text)
+
+
+class ServiceClient(SQLModel, table=True):
+    """Another service allowed to ask ``POST /api/auth/introspect`` about tokens.
+
+    ``client_id`` is public (it names the caller, like a username); the secret is kept only as a
+    hash (``security.client_secret_hash``), so a copy of this table lets nobody introspect.
+    """
+
+    __tablename__ = "service_client"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The operator's name for the client (``flask clients create NAME``); what list and delete take.
+    name: str = Field(max_length=64, unique=True)
+    client_id: str = Field(max_length=64, unique=True, index=True)
+    secret_hash: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

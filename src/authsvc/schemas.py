@@ -242,7 +242,6 @@ _SCHEMAS: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 class UsersQuery(QueryModel):
-
     page: int = Field(1, ge=1, le=1_000_000)  # bounded so the offset always fits the database's integer
     per_page: int = Field(5, ge=1, le=100)
     q: str | None = Field(None, max_length=320, description="Part of a username or email")
@@ -283,7 +282,6 @@ class AccountDeletion(_Body):
 
 
 class LogoutQuery(QueryModel):
-
     scope: Literal["local", "global", "others"] = "local"
 
 
@@ -308,6 +306,57 @@ class SessionPath(BaseModel):
 
 class UserPath(BaseModel):
     user_id: int
+
+
+class IntrospectIn(BaseModel):
+    """RFC 7662's request, form-encoded or JSON. Not a ``_Body``: a token that is not text is no
+    live token, answered ``{"active": false}`` like any other, never a 400 saying why."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "example": {"token": "<an access or refresh token>", "token_type_hint": "access_token"}
+        },
+    )
+
+    token: StrictStr = Field(description="The token to ask about")
+    token_type_hint: StrictStr | None = Field(
+        None, description="access_token or refresh_token: only which kind is tried first"
+    )
+
+
+class IntrospectionOut(BaseModel):
+    """RFC 7662's answer: ``{"active": false}`` alone for any token that is not live."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "active": True,
+                "token_type": "access",
+                "sub": "1",
+                "username": "ada",
+                "role": "user",
+                "sid": "5f0c...",
+                "jti": "9a3e...",
+                "iat": 1764600000,
+                "exp": 1764600900,
+                "iss": "authsvc",
+                "aud": "authsvc",
+            }
+        }
+    )
+
+    active: bool
+    token_type: Literal["access", "refresh"] | None = None
+    sub: str | None = None
+    username: str | None = None
+    role: str | None = None
+    sid: str | None = None
+    jti: str | None = None
+    iat: int | None = None
+    exp: int | None = None
+    iss: str | None = None
+    aud: str | None = None
 
 
 class ErrorItem(BaseModel):

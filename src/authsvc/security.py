@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -90,6 +91,33 @@ class PasswordHasher:
 
     def needs_update(self, password_hash: str) -> bool:
         return self.context.needs_update(password_hash)
+
+
+CLIENT_ID_BYTES = 16  # 22 characters of A-Za-z0-9-_
+CLIENT_SECRET_BYTES = 32  # 43 characters: 256 random bits
+CLIENT_SECRET_SCHEME = "sha256$"  # stored before the digest, so another scheme can follow one day
+
+
+def new_client_credentials() -> tuple[str, str]:
+    """A service client's id and secret, both ``secrets.token_urlsafe`` (only ``A-Za-z0-9-_``, no
+    padding), so neither changes when form-urlencoded for HTTP Basic (RFC 6749 section 2.3.1)."""
+    return secrets.token_urlsafe(CLIENT_ID_BYTES), secrets.token_urlsafe(CLIENT_SECRET_BYTES)
+
+
+def client_secret_hash(secret: str) -> str:
+    """What is stored of a service client's secret: one SHA-256, not bcrypt.
+
+    bcrypt's cost exists to slow down guessing a password a person chose, from a few billion likely
+    ones. A client secret is 256 random bits: no one can enumerate them, fast hash or not, and SHA-256
+    is a one-way function, so a stolen table still yields no secret. bcrypt would instead put ~250 ms
+    of CPU (cost 12) on every introspection call, making the endpoint meant for high-volume
+    service-to-service checks slow and an easy way to exhaust the workers. Not keyed with
+    ``FLASK_SECRET_KEY`` either: nothing is gained against a 256-bit secret, and rotating that key
+    would then silently lock out every service. (The one-time tokens of email links are stored the
+    same way, for the same reason.) Compare results with ``hmac.compare_digest``.
+    """
+    digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+    return CLIENT_SECRET_SCHEME + digest
 
 
 @dataclass(frozen=True, slots=True)

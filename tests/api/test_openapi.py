@@ -20,6 +20,8 @@ from authsvc.schemas import (
     Discovery,
     ErrorOut,
     Health,
+    IntrospectIn,
+    IntrospectionOut,
     Jwks,
     LoginIn,
     LoginOut,
@@ -43,7 +45,8 @@ NOT_OPERATIONS = {"static", "docs.openapi", "docs.docs", "docs.static", "demo.pa
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # werkzeug adds them to every rule; OpenAPI does not list them
 REF = "#/components/schemas/"
 
-# (method, path) -> (request body model, success status, success body model, needs a bearer token)
+# (method, path) -> (request body model, success status, success body model, needs credentials: a bearer
+# token unless CREDENTIALS says otherwise)
 OPERATIONS: dict[tuple[str, str], tuple[type[BaseModel] | None, str, type[BaseModel] | None, bool]] = {
     ("get", "/"): (None, "200", Welcome, False),
     ("get", "/health"): (None, "200", Health, False),
@@ -60,6 +63,7 @@ OPERATIONS: dict[tuple[str, str], tuple[type[BaseModel] | None, str, type[BaseMo
     ("get", "/api/auth/sessions"): (None, "200", SessionList, True),
     ("delete", "/api/auth/sessions/{session_id}"): (None, "204", None, True),
     ("post", "/api/auth/password"): (PasswordChange, "200", LoginOut, True),
+    ("post", "/api/auth/introspect"): (IntrospectIn, "200", IntrospectionOut, True),
     ("post", "/api/users"): (AdminUserCreate, "201", UserOut, True),
     ("get", "/api/users/all"): (None, "200", Page, True),
     ("get", "/api/users/{user_id}"): (None, "200", UserOut, True),
@@ -69,6 +73,8 @@ OPERATIONS: dict[tuple[str, str], tuple[type[BaseModel] | None, str, type[BaseMo
     ("get", "/.well-known/openid-configuration"): (None, "200", Discovery, False),
     ("get", "/.well-known/oauth-authorization-server"): (None, "200", Discovery, False),
 }
+# Operations whose caller is not a user with a bearer token: service clients use HTTP Basic.
+CREDENTIALS = {("post", "/api/auth/introspect"): [{"clientBasic": []}]}
 PROTECTED = sorted(key for key, (*_, protected) in OPERATIONS.items() if protected)
 WITH_BODY = sorted(key for key, (model, *_) in OPERATIONS.items() if model is not None)
 # A well-formed body for protected operations that take one, so the request gets as far as the token check.
@@ -77,6 +83,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/users"): {"username": "new", "email": "new@example.com", "password": PASSWORD},
     ("patch", "/api/users/{user_id}"): {},
     ("delete", "/api/users/{user_id}"): {"current_password": PASSWORD},
+    ("post", "/api/auth/introspect"): {"token": "x"},
 }
 SAMPLE_PATH_VALUES = {"user_id": "1", "session_id": "some-session"}
 
@@ -161,6 +168,17 @@ def test_error_shape_is_error_out(spec):
     assert set(component["properties"]) == set(ErrorOut.model_fields) == {"detail", "code", "errors"}
 
 
+def test_client_basic_security_scheme(spec):
+    assert spec["components"]["securitySchemes"]["clientBasic"] == {"type": "http", "scheme": "basic"}
+
+
+def test_introspection_documents_a_form_body_as_well_as_json(spec):
+    """RFC 7662 requests are form-encoded; JSON is accepted too. Both media types share one schema."""
+    content = operations(spec)[("post", "/api/auth/introspect")]["requestBody"]["content"]
+    ref = {"schema": {"$ref": f"{REF}IntrospectIn"}}
+    assert content == {"application/json": ref, "application/x-www-form-urlencoded": ref}
+
+
 def test_bearer_security_scheme(spec):
     assert spec["components"]["securitySchemes"]["bearer"] == {
         "type": "http",
@@ -173,7 +191,7 @@ def test_bearer_security_scheme(spec):
 def test_security_is_declared_exactly_on_protected_operations(spec, method, path):
     security = operations(spec)[(method, path)].get("security", spec.get("security"))  # or the default
     if OPERATIONS[(method, path)][3]:
-        assert security == [{"bearer": []}]
+        assert security == CREDENTIALS.get((method, path), [{"bearer": []}])
     else:
         assert not security
 

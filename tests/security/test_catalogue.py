@@ -135,6 +135,8 @@ def check_www_authenticate(response: TestResponse) -> None:
         assert www.startswith('Bearer error="invalid_token"'), www
     elif code == "missing_token" or response.data == MISSING_HEADER:
         assert www == "Bearer", www
+    elif code == "invalid_client":  # a service client's credentials: HTTP Basic, not a token
+        assert www.startswith("Basic realm="), www
     else:  # a wrong password is not a bad token
         assert www.startswith("Bearer") and "invalid_token" not in www, www
 
@@ -1041,6 +1043,100 @@ def test_wrong_current_password_costs_one_verify(world, verifies):
     assert len(verifies) == 1
 
 
+# === 10. introspection: a service client asks about forged and dead tokens; bad client credentials ===
+
+INTROSPECT = "/api/auth/introspect"
+INTROSPECTED_ATTACKS: list[tuple[str, Forge, tuple[str, ...]]] = [
+    ("control-re-encoded-untouched", reclaimed(), ("access", "refresh")),
+    ("control-hand-signed-untouched", headed({"alg": "HS256", "typ": "JWT"}), ("access", "refresh")),
+    ("alg-none", unsigned("none"), ("access", "refresh")),
+    ("alg-HS512-real-secret", headed({"alg": "HS512", "typ": "JWT"}, hashlib.sha512), ("access", "refresh")),
+    ("alg-RS256-header-hmac-signed", headed({"alg": "RS256", "typ": "JWT"}), ("access",)),
+    ("kid-path-traversal-empty-key", headed({"alg": "HS256", "kid": "../../dev/null"}, key=b""), ("access",)),
+    ("tampered-sub-to-admin", tampered(sub=lambda w, c: str(w.admin.id)), ("access", "refresh")),
+    (
+        "signed-with-another-secret",
+        headed({"alg": "HS256", "typ": "JWT"}, key=OTHER_SECRET.encode()),
+        ("access", "refresh"),
+    ),
+    (
+        "expired-a-minute-ago",
+        reclaimed(iat=lifetime_ago, nbf=lifetime_ago, exp=minute_ago),
+        ("access", "refresh"),
+    ),
+    ("wrong-aud", reclaimed(aud="another-service"), ("access", "refresh")),
+    ("sub-of-nonexistent-user", reclaimed(sub="999999"), ("access", "refresh")),
+    ("type-unknown", reclaimed(type="admin"), ("access",)),
+    ("over-long-but-validly-signed", reclaimed(pad="x" * 5000), ("access",)),
+    ("empty", edited(lambda t: ""), ("access",)),
+    ("revoked-by-logout", after(sign_out), ("access", "refresh")),
+    ("spent-by-rotation", after(rotate), ("refresh",)),
+    ("child-of-replayed-refresh", child_of_replayed_refresh, ("access", "refresh")),
+    ("user-deleted", after(delete_account), ("access", "refresh")),
+    ("user-deactivated", after(deactivate), ("access", "refresh")),
+    ("password-changed-since", after(change_password), ("access", "refresh")),
+]
+INTROSPECTION_CASES = [
+    pytest.param(forge, kind, attack.startswith("control"), id=f"{attack}@introspect-{kind}")
+    for attack, forge, kinds in INTROSPECTED_ATTACKS
+    for kind in kinds
+]
+
+
+@pytest.mark.parametrize(("forge", "kind", "live"), INTROSPECTION_CASES)
+def test_introspected_forged_or_dead_token(world, service_client, forge, kind, live):
+    """200 either way, and never why: ``{"active": false}`` alone for anything not live."""
+    headers = basic_auth(service_client.client_id, service_client.client_secret)
+    response = world.client.post(INTROSPECT, data={"token": forge(world, kind)}, headers=headers)
+    assert_safe(response, {PASSWORD, service_client.client_secret})
+    assert response.status_code == 200
+    body = response.get_json()
+    if live:
+        assert body["active"] is True and body["token_type"] == kind and body["sub"] == str(world.victim.id)
+    else:
+        assert body == {"active": False}
+
+
+def basic_auth(client_id: str, client_secret: str) -> dict[str, str]:
+    return {"Authorization": basic(f"{client_id}:{client_secret}")}
+
+
+CLIENT_HEADERS: dict[str, Callable[[Any], dict[str, str]]] = {
+    "control-right-credentials": lambda c: basic_auth(c.client_id, c.client_secret),
+    "no-authorization-header": lambda c: {},
+    "wrong-secret": lambda c: basic_auth(c.client_id, c.client_secret[::-1]),
+    "unknown-client-id": lambda c: basic_auth("x" * 22, c.client_secret),
+    "client-id-sqli": lambda c: basic_auth("' OR '1'='1", c.client_secret),
+    "client-id-with-nul": lambda c: basic_auth(c.client_id + "\x00", c.client_secret),
+    "secret-with-nul-suffix": lambda c: basic_auth(c.client_id, c.client_secret + "\x00"),
+    "secret-prefix-only": lambda c: basic_auth(c.client_id, c.client_secret[:10]),
+    "secret-as-its-stored-hash": lambda c: basic_auth(c.client_id, "sha256$" + "0" * 64),
+    "user-password-as-basic": lambda c: basic_auth("victim", PASSWORD),
+    "access-token-as-bearer": lambda c: {"Authorization": "Bearer " + c.client_secret},
+    "bad-base64": lambda c: {"Authorization": "Basic %%%"},
+    "no-colon": lambda c: {"Authorization": "Basic " + base64.b64encode(c.client_id.encode()).decode()},
+    "not-utf8": lambda c: {"Authorization": "Basic " + base64.b64encode(b"\xff\xfe:\xfd").decode()},
+    "100k-chars": lambda c: {"Authorization": "Basic " + "A" * 100_000},
+}
+
+
+@pytest.mark.parametrize("attack", list(CLIENT_HEADERS))
+def test_introspection_client_credentials(world, service_client, attack):
+    response = world.client.post(
+        INTROSPECT, data={"token": world.token("access")}, headers=CLIENT_HEADERS[attack](service_client)
+    )
+    assert_safe(response, {PASSWORD, service_client.client_secret})
+    check_answer(response, OK if attack.startswith("control") else err(401, "invalid_client"))
+
+
 def test_the_catalogue_is_big_enough():
-    tables = (BODY_CASES, LOOKALIKES, TOKEN_CASES, HEADER_CASES, ELSEWHERE_CASES, PATH_CASES)
+    tables = (
+        BODY_CASES,
+        LOOKALIKES,
+        TOKEN_CASES,
+        HEADER_CASES,
+        ELSEWHERE_CASES,
+        PATH_CASES,
+        INTROSPECTION_CASES,
+    )
     assert sum(map(len, tables)) >= 60

@@ -46,11 +46,18 @@ class Reply:
 
 
 def call(
-    base: str, method: str, path: str, *, json_body: Any = None, token: str | None = None, timeout: float = 15
+    base: str,
+    method: str,
+    path: str,
+    *,
+    json_body: Any = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 15,
 ) -> Reply:
     """One HTTP request with the standard library; errors are answers, not exceptions."""
     data = None if json_body is None else json.dumps(json_body).encode()
-    request = urllib.request.Request(base + path, data=data, method=method)
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if token:

@@ -35,7 +35,7 @@ from werkzeug.exceptions import TooManyRequests
 from authsvc.api.limits import client_key
 from authsvc.config import Settings
 from authsvc.domain import username_key
-from authsvc.exceptions import InvalidCredentials, RateLimitUnavailable
+from authsvc.exceptions import InvalidClient, InvalidCredentials, RateLimitUnavailable
 
 log = logging.getLogger("authsvc")
 EXTENSION = "authsvc.attempts"
@@ -100,6 +100,29 @@ class Budgets:
             raise
         except BaseException:
             self._give_back(failure + success)
+            raise
+        self._give_back(failure)
+
+    @contextmanager
+    def client_attempt(self) -> Iterator[None]:
+        """Take a unit of the caller address's failure budget for one service-client credentials
+        check (introspection's HTTP Basic), kept only when the check fails.
+
+        The budget is the one wrong passwords draw on (``FLASK_RATELIMIT_LOGIN_IP``): one address
+        gets one allowance of wrong credentials, whichever kind it tries, and guesses sent in
+        parallel cost one each, as sign-in's do.
+        """
+        if not self.enabled:
+            yield
+            return
+        failure = [_Unit(item, ("failed-ip", client_key())) for item in self.failed_per_ip]
+        self._take(failure)
+        try:
+            yield
+        except InvalidClient:
+            raise
+        except BaseException:
+            self._give_back(failure)
             raise
         self._give_back(failure)
 

@@ -40,6 +40,7 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
 
 DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
     exc.InvalidCredentials: 401,
+    exc.InvalidClient: 401,
     exc.TokenMissing: 401,
     exc.TokenInvalid: 401,
     exc.Forbidden: 403,
@@ -48,6 +49,7 @@ DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
     exc.UsernameTaken: 409,
     exc.EmailTaken: 409,
     exc.LastAdmin: 409,
+    exc.ClientNameTaken: 409,
     exc.WeakPassword: 400,
     exc.RateLimitUnavailable: 503,
 }
@@ -97,11 +99,17 @@ def _handle_domain(error: exc.AuthError) -> Response:
     if isinstance(error, exc.WeakPassword):
         errors = [{"loc": ["body", error.field], "msg": error.detail}]
     response = error_response(status, error.code, error.detail, errors)
-    if status == 401:
+    if isinstance(error, exc.InvalidClient):
+        response.headers["WWW-Authenticate"] = BASIC_CHALLENGE  # RFC 6749 section 5.2
+    elif status == 401:
         response.headers["WWW-Authenticate"] = bearer_challenge(
             token_failed=isinstance(error, exc.TokenInvalid)
         )
     return response
+
+
+# Service clients authenticate with HTTP Basic (introspection); RFC 7617 names the realm and charset.
+BASIC_CHALLENGE = 'Basic realm="authsvc", charset="UTF-8"'
 
 
 def bearer_challenge(*, token_failed: bool) -> str:

@@ -1,4 +1,5 @@
-"""Throttling with Flask-Limiter: registration and refresh per client address. Counts live in
+"""Throttling with Flask-Limiter: registration and refresh per client address, introspection per
+service client. Counts live in
 memory, or in Redis (``FLASK_RATELIMIT_STORAGE_URI``) so that every process of a deployment shares
 them. Password checks (sign-in, password change) are budgeted before they run, in ``attempts``.
 """
@@ -11,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 from limits.errors import StorageError
 
@@ -55,6 +56,19 @@ def register(view: Callable[P, R]) -> Callable[P, R]:
 
 def refresh(view: Callable[P, R]) -> Callable[P, R]:
     return limiter.shared_limit(lambda: get_settings().ratelimit_refresh, scope="refresh")(view)
+
+
+def introspect(view: Callable[P, R]) -> Callable[P, R]:
+    """Per service client, by the ``client_id`` that authenticated (set on ``g`` before the view
+    runs): a busy service never shares its budget with another behind the same address, and nobody
+    can spend a client's budget without its secret (failed attempts count per address, in attempts)."""
+    return limiter.limit(
+        lambda: get_settings().ratelimit_introspect, key_func=service_client_key, scope="introspect"
+    )(view)
+
+
+def service_client_key() -> str:
+    return f"client-{g.service_client_id}"
 
 
 def init_app(app: Flask, config: Settings) -> None:
