@@ -19,13 +19,8 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import MetaData, update
-from sqlmodel import create_engine
-
-from authsvc import migrate
-from authsvc.models import User
 from authsvc.security import PasswordHasher
-from bench import loadgen, seed
+from bench import database, loadgen, seed
 from bench.servers import Server, peak_above_idle_mb, reset_peaks
 
 PASSWORD = "bench-password-123"
@@ -76,15 +71,10 @@ def bcrypt_verify_seconds(password_hash: str) -> float:
 
 
 def run_database(label: str, url: str, work: Path, table: Table, duration: int) -> None:
-    engine = create_engine(url)
-    metadata = MetaData()
-    metadata.reflect(engine)
-    metadata.drop_all(engine)
-    migrate.upgrade(engine)
+    engine = database.fresh(url)
     password_hash = PasswordHasher(ROUNDS).hash(PASSWORD)
     seed.users_up_to(engine, 100, password_hash=password_hash)
-    with engine.begin() as connection:
-        connection.execute(update(User).where(User.username == "user1").values(role="admin"))
+    seed.make_admin(engine, "user1")
 
     env = {
         "FLASK_ENVIRONMENT": "production",
@@ -189,7 +179,7 @@ def main() -> None:
     table = Table(baseline)
     table.add("bare Flask: same 100-user JSON, no auth, no database", baseline, ratio="1.00x")
     run_database("SQLite", f"sqlite:///{work / 'bench.sqlite3'}", work, table, duration)
-    if postgres := os.environ.get("BENCH_DATABASE_URL"):
+    if postgres := database.postgres_url():
         run_database("PostgreSQL", postgres, work, table, duration)
     machine = f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"authsvc benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}, wrk {duration}s per row\n")

@@ -1,7 +1,7 @@
 """Time the pieces the profiles pointed at: ``uv run python -m bench.pieces``.
 
-perf_counter loops in process on SQLite, per call: the token check, reading and rendering 100 users
-for /list/, and one admin page at 100, 10,000 and 100,000 users.
+perf_counter loops in process on SQLite (or on ``BENCH_DATABASE_URL``, PostgreSQL), per call: the token
+check, reading and rendering 100 users for /list/, and one admin page at 100, 10,000 and 100,000 users.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from authsvc.extensions import get_codec
 from authsvc.models import utcnow
 from authsvc.services import auth
 from authsvc.services.queries import iter_users, page_users
-from bench import seed
+from bench import database, seed
 from bench.profile import build
 
 
@@ -33,6 +33,7 @@ def per_call_us(call: Callable[[], object], count: int = 2000) -> float:
 def main() -> None:
     app = build()
     engine = get_engine(app)
+    print(f"on {database.label(engine)}")
     with app.app_context(), Session(engine) as session:
         token = get_codec().encode(subject="1", token_type="access", session_id="s", now=utcnow()).token
         check = per_call_us(lambda: auth.verify_access(session=session, codec=get_codec(), token=token))

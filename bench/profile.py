@@ -1,7 +1,8 @@
 """Profile one endpoint in process: ``uv run python -m bench.profile /list/ [requests]``.
 
-Builds the app on a fresh SQLite file with 100 users (bcrypt cost 4, so seeding is quick), signs in,
-prints the time per request without a profiler, then a pyinstrument profile of the same loop.
+Builds the app on a fresh SQLite file, or on ``BENCH_DATABASE_URL`` (PostgreSQL; every table in it is
+dropped), with 100 users (bcrypt cost 4, so seeding is quick), signs in, prints the time per request
+without a profiler, then a pyinstrument profile of the same loop.
 """
 
 from __future__ import annotations
@@ -11,37 +12,44 @@ import tempfile
 import time
 from pathlib import Path
 
+from flask import Flask
 from pyinstrument import Profiler
 
 from authsvc import create_app
 from authsvc.config import Settings
 from authsvc.db import get_engine
 from authsvc.security import PasswordHasher
-from bench import seed
+from bench import database, seed
 
 PASSWORD = "bench-password-123"
 
 
-def build():
+def build() -> Flask:
+    """The app on a fresh, migrated database holding 100 users; ``user1`` is an admin."""
     work = Path(tempfile.mkdtemp(prefix="authsvc-profile-"))
+    url = database.postgres_url() or f"sqlite:///{work / 'profile.sqlite3'}"
+    database.fresh(url).dispose()
     settings = Settings(
         environment="production",
         instance_path=work,
-        database_url=f"sqlite:///{work / 'profile.sqlite3'}",
+        database_url=url,
         jwt_secret_key="profile-jwt-secret-0123456789abcdef0123",
         secret_key="profile-flask-secret-0123456789abcdef012",
         bcrypt_rounds=4,
         ratelimit_enabled=False,
     )
     app = create_app(settings)
-    seed.users_up_to(get_engine(app), 100, password_hash=PasswordHasher(4).hash(PASSWORD))
+    engine = get_engine(app)
+    seed.users_up_to(engine, 100, password_hash=PasswordHasher(4).hash(PASSWORD))
+    seed.make_admin(engine, "user1")
     return app
 
 
 def main() -> None:
     path = sys.argv[1] if len(sys.argv) > 1 else "/list/"
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    client = build().test_client()
+    app = build()
+    client = app.test_client()
     token = client.post("/token/", json={"username": "user1", "password": PASSWORD}).get_json()["access"]
     headers = {"Authorization": f"Bearer {token}"}
     for _ in range(100):
@@ -49,7 +57,9 @@ def main() -> None:
     started = time.perf_counter()
     for _ in range(count):
         client.get(path, headers=headers)
-    print(f"{path}: {(time.perf_counter() - started) / count * 1e6:.0f} us per request (test client)\n")
+    where = database.label(get_engine(app))
+    per_request = (time.perf_counter() - started) / count * 1e6
+    print(f"{path}: {per_request:.0f} us per request ({where}, test client)\n")
     profiler = Profiler(interval=0.0002)
     with profiler:
         for _ in range(count):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
 
@@ -48,6 +48,11 @@ def users_up_to(engine: Engine, total: int, *, password_hash: str) -> None:
     with engine.begin() as connection:
         for batch in _chunks(rows):
             connection.execute(insert(User), batch)
+
+
+def make_admin(engine: Engine, username: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(User).where(User.username == username).values(role="admin"))
 
 
 def revocations(engine: Engine, *, blocklist_rows: int, sessions: int, user_ids: list[int]) -> None:
