@@ -17,12 +17,17 @@ def postgres_url() -> str | None:
     return os.environ.get(URL_VARIABLE) or None
 
 
-def fresh(url: str) -> Engine:
-    """Drop every table in the database at ``url`` and migrate it to head; return an engine on it."""
-    engine = create_engine(url)
+def drop(engine: Engine) -> None:
+    """Drop every table in the database (the migrations' included)."""
     metadata = MetaData()
     metadata.reflect(engine)
     metadata.drop_all(engine)
+
+
+def fresh(url: str) -> Engine:
+    """Drop every table in the database at ``url`` and migrate it to head; return an engine on it."""
+    engine = create_engine(url)
+    drop(engine)
     migrate.upgrade(engine)
     return engine
 
