@@ -18,14 +18,18 @@ TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 _CLIENT_BACKEND = re.compile(r"\S+\(\d+\)|\[local\]")  # "postgres: ... user db 127.0.0.1(5678) idle"
 
 
+def stat_ticks(stat: str) -> int:
+    """utime + stime from the text of ``/proc/<pid>/stat`` (fields 14 and 15 of proc(5))."""
+    fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces and ")"; fields after it do not
+    return int(fields[11]) + int(fields[12])
+
+
 def ticks(pid: int) -> int | None:
     """utime + stime of one process (all its threads), or None when it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat_ticks(Path(f"/proc/{pid}/stat").read_text())
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces; fields after it do not
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
 
 
 def process_tree(root: int) -> list[int]:

@@ -58,7 +58,7 @@ class Table:
         database = "" if cost.database_ms is None else f"{cost.database_ms:.2f}"
         cells = [
             label,
-            f"{result.rps:,.0f}",
+            f"{result.rps:,.0f}" if result.rps >= 100 else f"{result.rps:.1f}",
             f"{result.p50_ms:.2f}",
             f"{result.p99_ms:.2f}",
             f"{cost.server_ms:.2f}",
