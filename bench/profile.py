@@ -1,5 +1,7 @@
 """Profile one endpoint in process: ``uv run python -m bench.profile /list/ [requests]``.
 
+``/api/auth/refresh`` and ``/api/auth/logout`` are sent as POSTs with a fresh session's token each.
+
 Builds the app on a fresh SQLite file, or on ``BENCH_DATABASE_URL`` (PostgreSQL; every table in it is
 dropped), with 100 users (bcrypt cost 4, so seeding is quick), signs in, prints the time per request
 without a profiler, then a pyinstrument profile of the same loop.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -18,10 +21,12 @@ from pyinstrument import Profiler
 from authsvc import create_app
 from authsvc.config import Settings
 from authsvc.db import get_engine
+from authsvc.extensions import get_codec
 from authsvc.security import PasswordHasher
-from bench import database, seed
+from bench import database, seed, tokens
 
 PASSWORD = "bench-password-123"
+SPENDING = {"/api/auth/refresh": "refresh", "/api/auth/logout": "access"}  # path -> the token it spends
 
 
 def build() -> Flask:
@@ -45,25 +50,38 @@ def build() -> Flask:
     return app
 
 
+def requests(app: Flask, path: str, count: int) -> Callable[[], object]:
+    """One call per request: a GET with user1's access token or, for the paths that spend a token
+    (refresh, logout), a POST with a fresh session's token each time, as ``bench`` sends them."""
+    client = app.test_client()
+    spends = SPENDING.get(path)
+    if spends is None:
+        token = client.post("/token/", json={"username": "user1", "password": PASSWORD}).get_json()["access"]
+        headers = {"Authorization": f"Bearer {token}"}
+        return lambda: client.get(path, headers=headers)
+    with app.app_context():
+        pairs = tokens.fresh_pairs(get_engine(app), get_codec(), count=count, user_ids=list(range(1, 101)))
+    fresh = iter([(pair.refresh if spends == "refresh" else pair.access).token for pair in pairs])
+    return lambda: client.post(path, headers={"Authorization": f"Bearer {next(fresh)}"})
+
+
 def main() -> None:
     path = sys.argv[1] if len(sys.argv) > 1 else "/list/"
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     app = build()
-    client = app.test_client()
-    token = client.post("/token/", json={"username": "user1", "password": PASSWORD}).get_json()["access"]
-    headers = {"Authorization": f"Bearer {token}"}
+    send = requests(app, path, 100 + 2 * count)
     for _ in range(100):
-        client.get(path, headers=headers)
+        send()
     started = time.perf_counter()
     for _ in range(count):
-        client.get(path, headers=headers)
+        send()
     where = database.label(get_engine(app))
     per_request = (time.perf_counter() - started) / count * 1e6
     print(f"{path}: {per_request:.0f} us per request ({where}, test client)\n")
     profiler = Profiler(interval=0.0002)
     with profiler:
         for _ in range(count):
-            client.get(path, headers=headers)
+            send()
     print(profiler.output_text(unicode=False, color=False))
 
 

@@ -4,8 +4,9 @@ whoami over a full blocklist, a 100,000-user /list/, and the pool's pre-ping."""
 from __future__ import annotations
 
 from bench import seed
-from bench.servers import peak_above_idle_mb, reset_peaks
+from bench.servers import Server, peak_above_idle_mb, reset_peaks
 from bench.suite import Run, versus_empty
+from bench.table import Measurement
 
 PAGE = "/api/users/all?page=1&per_page=5"
 
@@ -55,14 +56,17 @@ def biglist(run: Run) -> None:
     server, bearer = run.authsvc(), run.admin_bearer()
     run.measure(server, "/health", connections=2)  # warm both workers before taking the idle baseline
     idle = reset_peaks(server.workers())
-    measured = run.measure(server, "/list/", connections=2, duration=_big(run), headers=bearer, timeout=60)
+    measured = _big_list(run, server, bearer)
     note = f"peak worker memory {peak_above_idle_mb(idle):.0f} MB above idle"
     run.add("GET /list/ (100,000 users)", measured, note=note)
 
 
-def _big(run: Run) -> int:
-    """A 100,000-user list takes a quarter to half a second: at least 5 s, for enough of them."""
-    return max(run.duration, 5)
+def _big_list(run: Run, server: Server, bearer: dict[str, str]) -> Measurement:
+    """A 100,000-user list takes a quarter to half a second: 2 connections, at least 5 s, no warming."""
+    duration = max(run.duration, 5)
+    return run.measure(
+        server, "/list/", connections=2, duration=duration, headers=bearer, timeout=60, warmed=False
+    )
 
 
 def preping(run: Run) -> None:
@@ -74,7 +78,7 @@ def preping(run: Run) -> None:
     try:
         whoami = run.measure(server, "/api/auth/whoami", headers=bearer)
         run.add("whoami, pool pre-ping off", whoami, floor="q/user")
-        big = run.measure(server, "/list/", connections=2, duration=_big(run), headers=bearer, timeout=60)
+        big = _big_list(run, server, bearer)
         run.add(f"GET /list/ ({seed.user_count(run.engine):,} users), pool pre-ping off", big)
     finally:
         server.stop()
