@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -91,6 +92,8 @@ def run_database(label: str, url: str, work: Path, table: Table, groups: list[st
 
 
 def main() -> None:
+    # Stopped with SIGTERM, still stop the servers (the finally blocks run on SystemExit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     require_wrk()
     groups, databases = selection()
     duration = int(os.environ.get("BENCH_DURATION", "5"))

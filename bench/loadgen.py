@@ -73,12 +73,12 @@ def run(
         f"--timeout={timeout}s", "--latency", "-s", lua.name, url,
     ]  # fmt: skip
     try:
-        output = subprocess.run(
-            command, capture_output=True, text=True, check=True, timeout=duration + 60
-        ).stdout
+        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 60)
     finally:
         Path(lua.name).unlink()
-    return parse(output)
+    if done.stderr.strip():  # a script error: wrk goes on without the script's requests
+        raise SystemExit(f"wrk {url}: {done.stderr.strip()}")
+    return parse(done.stdout)
 
 
 def parse(output: str) -> Result:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-# LuaJIT caps the constants of one function, so the token table is built in chunks, one function each.
+# LuaJIT caps the constants of one function, so the token table is built in chunks, one function each
+# (each statement starts with ";": a line starting with "(" would otherwise call the line before it).
 CHUNK = 5000
 
 _NUMBERED_THREADS = """
@@ -29,7 +30,7 @@ def token_walk(*, method: str, path: str, tokens: Sequence[str], threads: int) -
     Once a thread's slice is spent it sends ``exhausted`` (a 401, counted as non-2xx).
     """
     chunks = [
-        "(function() local t = {" + ",".join(map(json.dumps, tokens[i : i + CHUNK])) + "} "
+        ";(function() local t = {" + ",".join(map(json.dumps, tokens[i : i + CHUNK])) + "} "
         "for _, v in ipairs(t) do tokens[#tokens + 1] = v end end)()"
         for i in range(0, len(tokens), CHUNK)
     ]

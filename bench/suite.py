@@ -135,9 +135,9 @@ class Run:
         """A measured run; a static GET is first warmed on this server unless ``warmed`` is False (a
         worker's first requests on a route cost more, and would weigh on a short run)."""
         static_get = wrk.get("method", "GET") == "GET" and "script" not in wrk
-        if warmed and static_get and (server.port, path) not in self._warm:
+        if warmed and static_get and (server.process.pid, path) not in self._warm:
             warm(server.base + path, wrk.get("headers") or {})
-            self._warm.add((server.port, path))
+            self._warm.add((server.process.pid, path))
         wrk.setdefault("duration", self.duration)
         return measure(server, path, database=self.postgres, **wrk)
 
