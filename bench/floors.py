@@ -30,8 +30,8 @@ def measure_floors(run: Run, *, production: bool = False, keys: tuple[str, ...] 
     if "q/write" in keys:
         ensure_write_targets(run)
     prefix = "gthread " if production else ""
-    server = run.server("bench.bare_db:app", f"bare-db-{prefix.strip() or 'sync'}", probe="/q/user",
-                        production=production)  # fmt: skip
+    log_name = "bare-db-gthread" if production else "bare-db-sync"
+    server = run.server("bench.bare_db:app", log_name, probe="/q/user", production=production)
     try:
         for key in keys:
             path, name, options = FLOORS[key]

@@ -28,8 +28,8 @@ def scale(run: Run) -> None:
     if free < NEEDS_GIB:
         run.table.add(f"{run.label}: scale rows", note=f"skipped: {free:.0f} GiB free, {NEEDS_GIB} needed")
         return
-    print(f"bench: seeding {USERS:,} users and {BLOCKLIST:,} blocklist rows ({free:.0f} GiB free)",
-          file=sys.stderr, flush=True)  # fmt: skip
+    loading = f"bench: loading {USERS:,} users and {BLOCKLIST:,} blocklist rows ({free:.0f} GiB free)"
+    print(loading, file=sys.stderr, flush=True)
     bulk.users_up_to(run.engine, USERS, password_hash=run.password_hash)
     present = bulk.count(run.engine, "token_blocklist")
     bulk.blocklist(run.engine, max(BLOCKLIST - present, 0), users=USERS)

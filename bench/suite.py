@@ -38,20 +38,40 @@ ROUNDS = 12
 WARM_REQUESTS = 20
 
 
-def measure(server: Server, path: str, *, database: str | None, **wrk: Any) -> Measurement:
-    """One wrk run against ``server`` (16 connections unless told), CPU snapshots on either side."""
+SESSIONS = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+
+
+def sessions_started(engine: Engine | None) -> int | None:
+    """PostgreSQL's count of sessions ever established to the database (None without one)."""
+    if engine is None:
+        return None
+    with engine.connect() as connection:
+        count: int = connection.exec_driver_sql(SESSIONS).scalar_one()
+        return count
+
+
+def measure(
+    server: Server, path: str, *, database: str | None, engine: Engine | None = None, **wrk: Any
+) -> Measurement:
+    """One wrk run against ``server`` (16 connections unless told), CPU snapshots on either side, and
+    with ``engine`` (PostgreSQL) the connections opened meanwhile."""
     wrk.setdefault("connections", 16)
+    opened = sessions_started(engine)
     before = cpu.snapshot(server.process.pid, database)
     result = loadgen.run(server.base + path, **wrk)
     after = cpu.snapshot(server.process.pid, database)
-    return Measurement(result, cpu.per_request(before, after, result.requests))
+    cost = cpu.per_request(before, after, result.requests)
+    if opened is not None:
+        opened = (sessions_started(engine) or 0) - opened
+    return Measurement(result, cost, opened)
 
 
 def versus_empty(measured: Measurement, empty: Measurement | None) -> str:
     """The note comparing a row on full tables with the same request on (nearly) empty ones."""
     if empty is None:
         return "no empty-table figure in this run"
-    return f"{measured.rps / empty.rps - 1:+.1%} req/s vs empty tables"
+    cpu = measured.cost.total_ms / empty.cost.total_ms - 1
+    return f"{measured.rps / empty.rps - 1:+.1%} req/s, {cpu:+.1%} CPU per request vs empty tables"
 
 
 def warm(url: str, headers: dict[str, str], requests: int = WARM_REQUESTS) -> None:
@@ -139,7 +159,8 @@ class Run:
             warm(server.base + path, wrk.get("headers") or {})
             self._warm.add((server.process.pid, path))
         wrk.setdefault("duration", self.duration)
-        return measure(server, path, database=self.postgres, **wrk)
+        engine = None if self.postgres is None else self.engine
+        return measure(server, path, database=self.postgres, engine=engine, **wrk)
 
     def add(
         self,

@@ -20,6 +20,9 @@ class Measurement:
 
     result: loadgen.Result
     cost: cpu.Cost
+    # PostgreSQL: connections opened to the database during the run (a pool that churns). A backend
+    # that ended before the run did is not in the db CPU column (its CPU left with it).
+    connections_opened: int | None = None
 
     @property
     def rps(self) -> float:
@@ -53,6 +56,8 @@ class Table:
         notes = [note] if note else []
         if result.non_2xx:
             notes.append(f"{result.non_2xx:,} non-2xx")
+        if measured.connections_opened:
+            notes.append(f"{measured.connections_opened:,} database connections opened during the run")
         if result.socket_errors:
             notes.append(f"{result.socket_errors:,} socket errors")
         database = "" if cost.database_ms is None else f"{cost.database_ms:.2f}"
