@@ -89,6 +89,9 @@ def run_database(label: str, url: str, work: Path, table: Table, groups: list[st
     finally:
         run.stop_authsvc()
         engine.dispose()
+        if engine.dialect.name == "sqlite":  # a quarter of a gigabyte by the end; the logs stay
+            for path in work.glob(f"{Path(engine.url.database or '').name}*"):
+                path.unlink()
 
 
 def main() -> None:

@@ -56,8 +56,8 @@ class Table:
         notes = [note] if note else []
         if result.non_2xx:
             notes.append(f"{result.non_2xx:,} non-2xx")
-        if measured.connections_opened:
-            notes.append(f"{measured.connections_opened:,} database connections opened during the run")
+        if opened := measured.connections_opened:
+            notes.append(f"{opened:,} database connection{'s' if opened > 1 else ''} opened during the run")
         if result.socket_errors:
             notes.append(f"{result.socket_errors:,} socket errors")
         database = "" if cost.database_ms is None else f"{cost.database_ms:.2f}"
