@@ -242,7 +242,6 @@ _SCHEMAS: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 class UsersQuery(QueryModel):
-
     page: int = Field(1, ge=1, le=1_000_000)  # bounded so the offset always fits the database's integer
     per_page: int = Field(5, ge=1, le=100)
     q: str | None = Field(None, max_length=320, description="Part of a username or email")
@@ -283,7 +282,6 @@ class AccountDeletion(_Body):
 
 
 class LogoutQuery(QueryModel):
-
     scope: Literal["local", "global", "others"] = "local"
 
 
