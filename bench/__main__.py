@@ -20,8 +20,9 @@ from pathlib import Path
 from authsvc.security import PasswordHasher
 from bench import database, floors, production, reads, scale, seed, writes
 from bench.loadgen import require_wrk
+from bench.measure import measure
 from bench.servers import Server
-from bench.suite import PASSWORD, ROUNDS, Run, measure, server_env
+from bench.suite import PASSWORD, ROUNDS, Run, server_env
 from bench.table import Table
 
 # In the order they run: each group leaves the tables as the next expects (100 users until "pages").

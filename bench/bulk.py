@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -37,7 +38,8 @@ def _copy(
     """COPY the blocks into ``table`` in one transaction, with statements run before and after it."""
     connection = engine.raw_connection()
     try:
-        with connection.cursor() as cursor:
+        driver: Any = connection.driver_connection  # psycopg's connection, for copy()
+        with driver.cursor() as cursor:
             for statement in before:
                 cursor.execute(statement)
             with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
@@ -96,8 +98,9 @@ def settle(engine: Engine, tables: tuple[str, ...]) -> None:
     bits, the visibility map), then a checkpoint so none falls inside a measurement."""
     connection = engine.raw_connection()
     try:
-        connection.driver_connection.autocommit = True  # type: ignore[union-attr]
-        with connection.cursor() as cursor:
+        driver: Any = connection.driver_connection  # psycopg's: VACUUM cannot run inside a transaction
+        driver.autocommit = True
+        with driver.cursor() as cursor:
             for table in tables:
                 cursor.execute(f"VACUUM (ANALYZE) {table}")
             cursor.execute("CHECKPOINT")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench import seed
 from bench.suite import Run
 from bench.table import Measurement
 
 # key -> (path, what it is the floor of, wrk options)
-FLOORS: dict[str, tuple[str, str, dict[str, object]]] = {
+FLOORS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "q/list": ("/q/list/", "GET /q/list/: all 100 users, as /list/ reads them", {}),
     "q/user": ("/q/user", "GET /q/user: one user row by id, as whoami reads it", {}),
     "q/page": ("/q/page", "GET /q/page: 5 users and the counter row, as the admin page", {"connections": 4}),

@@ -81,12 +81,19 @@ def run(
     return parse(done.stdout)
 
 
+def _find(pattern: str, output: str) -> str:
+    match = re.search(pattern, output, re.M)
+    if match is None:
+        raise ValueError(f"no {pattern!r} in wrk's report:\n{output}")
+    return match.group(1)
+
+
 def parse(output: str) -> Result:
     """The figures of one wrk report (``--latency``)."""
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
-    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    rps = float(_find(r"Requests/sec:\s+([\d.]+)", output))
+    p50 = _ms(_find(r"^\s+50%\s+(\S+)", output))
+    p99 = _ms(_find(r"^\s+99%\s+(\S+)", output))
+    requests = int(_find(r"(\d+) requests in", output))
     non_2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return Result(

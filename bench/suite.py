@@ -1,8 +1,6 @@
-"""One database's run: its engine, the servers under test, and measuring one of them with wrk.
+"""One database's run: its engine and settings, the servers under test, and its rows.
 
-Every measurement is a bounded wrk run with CPU snapshots of the server (and, on PostgreSQL, of the
-database) on either side; rows find their floor (the bare + query measurement of the same work) by
-key in ``found``.
+Rows find their floor (the bare + query measurement of the same work) by key in ``found``.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from authsvc.weak_secrets import why_weak
-from bench import cpu, loadgen
+from bench.measure import measure, warm
 from bench.servers import Server
 from bench.table import Measurement, Table
 
@@ -35,35 +33,6 @@ def random_key() -> str:
 # Made for each run: production settings refuse a key with a word in it, as any fixed one would have.
 SECRET, FLASK_SECRET = random_key(), random_key()
 ROUNDS = 12
-WARM_REQUESTS = 20
-
-
-SESSIONS = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
-
-
-def sessions_started(engine: Engine | None) -> int | None:
-    """PostgreSQL's count of sessions ever established to the database (None without one)."""
-    if engine is None:
-        return None
-    with engine.connect() as connection:
-        count: int = connection.exec_driver_sql(SESSIONS).scalar_one()
-        return count
-
-
-def measure(
-    server: Server, path: str, *, database: str | None, engine: Engine | None = None, **wrk: Any
-) -> Measurement:
-    """One wrk run against ``server`` (16 connections unless told), CPU snapshots on either side, and
-    with ``engine`` (PostgreSQL) the connections opened meanwhile."""
-    wrk.setdefault("connections", 16)
-    opened = sessions_started(engine)
-    before = cpu.snapshot(server.process.pid, database)
-    result = loadgen.run(server.base + path, **wrk)
-    after = cpu.snapshot(server.process.pid, database)
-    cost = cpu.per_request(before, after, result.requests)
-    if opened is not None:
-        opened = (sessions_started(engine) or 0) - opened
-    return Measurement(result, cost, opened)
 
 
 def versus_empty(measured: Measurement, empty: Measurement | None) -> str:
@@ -72,13 +41,6 @@ def versus_empty(measured: Measurement, empty: Measurement | None) -> str:
         return "no empty-table figure in this run"
     cpu = measured.cost.total_ms / empty.cost.total_ms - 1
     return f"{measured.rps / empty.rps - 1:+.1%} req/s, {cpu:+.1%} CPU per request vs empty tables"
-
-
-def warm(url: str, headers: dict[str, str], requests: int = WARM_REQUESTS) -> None:
-    """A few requests before a measurement, enough for each worker to have served some."""
-    for _ in range(requests):
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as answer:
-            answer.read()
 
 
 def post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
