@@ -1,198 +1,119 @@
 """One command, ``uv run python -m bench``: start servers, seed, load them with wrk, print the table.
 
-``BENCH_QUICK=1`` measures only the first three rows, for quick iterations.
-
-Set ``BENCH_DATABASE_URL`` (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the suite on
-PostgreSQL as well as SQLite; ``BENCH_DURATION`` (seconds per measurement, default 5).
+``BENCH_DATABASE_URL`` (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/authsvc_bench) runs every
+row on PostgreSQL as well as SQLite (every table in it is dropped); ``BENCH_DURATION`` is the seconds
+per measurement (default 5); ``BENCH_QUICK=1`` measures a fast subset; ``BENCH_ONLY`` names the row
+groups (and/or the databases) to run, comma-separated: see ``GROUPS`` and docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import statistics
+import signal
 import sys
 import tempfile
-import time
-import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import MetaData, update
-from sqlmodel import create_engine
-
-from authsvc import migrate
-from authsvc.models import User
 from authsvc.security import PasswordHasher
-from bench import loadgen, seed
-from bench.servers import Server, peak_above_idle_mb, reset_peaks
+from bench import database, floors, production, reads, scale, seed, writes
+from bench.loadgen import require_wrk
+from bench.measure import measure
+from bench.servers import Server
+from bench.suite import PASSWORD, ROUNDS, Run, server_env
+from bench.table import Table
 
-PASSWORD = "bench-password-123"
-SECRET = "Zr8qW3nKx5TbV2mLc9HyJ4sPf7GdA1eU6oRi0tQk"  # random-looking: production refuses placeholders
-ROUNDS = 12
+# In the order they run: each group leaves the tables as the next expects (100 users until "pages").
+GROUPS: dict[str, Callable[[Run], None]] = {
+    "floors": floors.floors,  # bare + query: the floor of each endpoint below
+    "reads": reads.reads,  # /list/, whoami, a refused token
+    "gthread": production.production,  # the production server, keep-alive
+    "signin": writes.signin,  # POST /token/
+    "writes": writes.writes,  # refresh, logout, register
+    "pages": reads.pages,  # the admin page at 100 to 100,000 users
+    "blocklist": reads.blocklist,  # whoami over 1M blocklist rows
+    "biglist": reads.biglist,  # /list/ of 100,000 users, memory
+    "preping": reads.preping,  # PostgreSQL: the pool's pre-ping off
+    "scale": scale.scale,  # PostgreSQL: 1M users, 10M blocklist rows
+}
+QUICK = ("floors", "reads", "writes")  # and within them only the quick rows
+DATABASES = ("sqlite", "postgresql")
 
 
-class Table:
-    def __init__(self, baseline: loadgen.Result) -> None:
-        self.baseline = baseline
-        self.rows: list[str] = []
-
-    def add(
-        self, label: str, result: loadgen.Result | None = None, note: str = "", ratio: str | None = None
-    ) -> None:
-        if result is None:
-            self.rows.append(f"| {label} | | | | {ratio or ''} | {note} |")
-            return
-        ratio = ratio or f"{result.rps / self.baseline.rps:.2f}x"
-        errors = f"; {result.non_2xx} non-2xx" if result.non_2xx else ""
-        figures = f"{result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f}"
-        self.rows.append(f"| {label} | {figures} | {ratio} | {note}{errors} |")
-        print(self.rows[-1], file=sys.stderr, flush=True)
-
-    def render(self) -> str:
-        head = (
-            "| measurement | req/s | p50 ms | p99 ms | ratio to bare | notes |\n|---|---:|---:|---:|---:|---|"
+def selection() -> tuple[list[str], list[str]]:
+    """The groups and databases to run, from ``BENCH_ONLY`` and ``BENCH_QUICK``."""
+    only = [name.strip().lower() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()]
+    unknown = sorted(set(only) - set(GROUPS) - set(DATABASES))
+    if unknown:
+        raise SystemExit(
+            f"BENCH_ONLY: unknown {', '.join(unknown)}; known: {', '.join([*GROUPS, *DATABASES])}"
         )
-        return head + "\n" + "\n".join(self.rows)
+    groups = [name for name in GROUPS if name in only] or list(GROUPS)
+    if os.environ.get("BENCH_QUICK"):
+        groups = [name for name in groups if name in QUICK]
+    databases = [name for name in DATABASES if name in only] or list(DATABASES)
+    return groups, databases
 
 
-def post_json(url: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+def bare_rows(table: Table, work: Path, duration: int, *, gthread: bool) -> None:
+    """bare Flask, no database: every "vs bare Flask" ratio divides by the sync row."""
+    bare = Server("bench.bare:app", env={}, log=work / "bare.log", probe="/list/")
+    try:
+        table.baseline = measure(bare, "/list/", database=None, duration=duration)
+    finally:
+        bare.stop()
+    table.add("bare Flask: same 100-user JSON, no auth, no database", table.baseline)
+    if not gthread:
+        return
+    env = server_env(f"sqlite:///{work / 'unused.sqlite3'}", work)  # the config checks authsvc's settings
+    bare = Server("bench.bare:app", env=env, log=work / "bare-gthread.log", probe="/list/", production=True)
+    try:
+        kept = measure(bare, "/list/", database=None, duration=duration)
+    finally:
+        bare.stop()
+    table.add("bare Flask, gthread keep-alive: same JSON", kept)
 
 
-def bcrypt_verify_seconds(password_hash: str) -> float:
-    hasher = PasswordHasher(ROUNDS)
-    timings = []
-    for _ in range(8):
-        started = time.perf_counter()
-        hasher.verify(PASSWORD, password_hash)
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
-
-
-def run_database(label: str, url: str, work: Path, table: Table, duration: int) -> None:
-    engine = create_engine(url)
-    metadata = MetaData()
-    metadata.reflect(engine)
-    metadata.drop_all(engine)
-    migrate.upgrade(engine)
+def run_database(label: str, url: str, work: Path, table: Table, groups: list[str], duration: int) -> None:
+    engine = database.fresh(url)
     password_hash = PasswordHasher(ROUNDS).hash(PASSWORD)
     seed.users_up_to(engine, 100, password_hash=password_hash)
-    with engine.begin() as connection:
-        connection.execute(update(User).where(User.username == "user1").values(role="admin"))
-
-    env = {
-        "FLASK_ENVIRONMENT": "production",
-        "FLASK_DATABASE_URL": url,
-        "FLASK_JWT_SECRET_KEY": SECRET,
-        "FLASK_SECRET_KEY": SECRET + "-flask",
-        "FLASK_BCRYPT_ROUNDS": str(ROUNDS),
-        "FLASK_RATELIMIT_ENABLED": "false",
-        "FLASK_INSTANCE_PATH": str(work / "instance"),
-        "FLASK_JWT_ACCESS_TOKEN_EXPIRES": "3600",
-    }
-    server = Server("authsvc:create_app()", env=env, log=work / f"authsvc-{label}.log")
+    seed.make_admin(engine, "user1")
+    run = Run(
+        label, url, engine, work, duration, table, password_hash, quick=bool(os.environ.get("BENCH_QUICK"))
+    )
     try:
-        base = server.base
-        token = post_json(base + "/token/", {"username": "user1", "password": PASSWORD})["access"]
-        bearer = {"Authorization": f"Bearer {token}"}
-        run = lambda path, c=16, **kw: loadgen.run(base + path, connections=c, duration=duration, **kw)  # noqa: E731
-
-        table.add(f"{label}: GET /list/ (100 users)", run("/list/", headers=bearer))
-        whoami_empty = run("/api/auth/whoami", headers=bearer)
-        table.add(f"{label}: GET /api/auth/whoami", whoami_empty)
-        table.add(
-            f"{label}: GET /list/ 401 (bad token)", run("/list/", headers={"Authorization": "Bearer x.y.z"})
-        )
-
-        if os.environ.get("BENCH_QUICK"):
-            return
-        verify = bcrypt_verify_seconds(password_hash)
-        cores = os.cpu_count() or 1
-        ceiling = cores / verify
-        body = json.dumps({"username": "user2", "password": PASSWORD})
-        sign_in = loadgen.run(
-            base + "/token/", connections=4, duration=max(duration, 10), method="POST", body=body,
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        table.add(
-            f"{label}: POST /token/ (bcrypt cost {ROUNDS})",
-            sign_in,
-            note=f"ceiling {ceiling:.1f}/s = {cores} cores / {verify * 1000:.0f} ms per verify",
-            ratio=f"{sign_in.rps / ceiling:.0%} of ceiling",
-        )
-
-        page = run("/api/users/all?page=1&per_page=5", c=4, headers=bearer)
-        table.add(f"{label}: GET /api/users/all, 100 users", page)
-        for total in (10_000, 100_000):
-            seed.users_up_to(engine, total, password_hash=password_hash)
-            seed.settle(engine)
-            result = run("/api/users/all?page=1&per_page=5", c=4, headers=bearer)
-            table.add(
-                f"{label}: GET /api/users/all, {total:,} users",
-                result,
-                note=f"p50 {result.p50_ms / page.p50_ms:.2f}x the 100-user page",
-            )
-
-        user_ids = list(range(1, 101))
-        seed.revocations(engine, blocklist_rows=1_000_000, sessions=100_000, user_ids=user_ids)
-        seed.settle(engine)
-        whoami_full = run("/api/auth/whoami", headers=bearer)
-        table.add(
-            f"{label}: whoami, 1M blocklist rows + 100k sessions",
-            whoami_full,
-            note=f"{whoami_full.rps / whoami_empty.rps - 1:+.1%} req/s vs empty tables",
-        )
-
-        run("/health", c=2)  # warm both workers before taking the idle baseline
-        idle = reset_peaks(server.workers())
-        big = loadgen.run(
-            base + "/list/", connections=2, duration=max(duration, 5), headers=bearer, timeout=60
-        )
-        table.add(
-            f"{label}: GET /list/ (100,000 users)",
-            big,
-            note=f"peak worker memory {peak_above_idle_mb(idle):.0f} MB above idle",
-        )
+        for name in groups:
+            GROUPS[name](run)
     finally:
-        server.stop()
-    if engine.dialect.name != "sqlite":
-        # What the pool's pre-ping (one extra round trip per request) costs on a networked database.
-        server = Server("authsvc:create_app()", env={**env, "FLASK_DB_POOL_PRE_PING": "false"},
-                        log=work / f"authsvc-{label}-noping.log")  # fmt: skip
-        try:
-            for path, name in (("/api/auth/whoami", "whoami"), ("/list/", "GET /list/ (100,000 users)")):
-                result = loadgen.run(
-                    server.base + path, connections=16 if name == "whoami" else 2, duration=duration,
-                    headers=bearer, timeout=60,
-                )  # fmt: skip
-                table.add(f"{label}: {name}, pool pre-ping off", result)
-        finally:
-            server.stop()
-    engine.dispose()
+        run.stop_authsvc()
+        engine.dispose()
+        if engine.dialect.name == "sqlite":  # a quarter of a gigabyte by the end; the logs stay
+            for path in work.glob(f"{Path(engine.url.database or '').name}*"):
+                path.unlink()
 
 
 def main() -> None:
-    loadgen.require_wrk()
+    # Stopped with SIGTERM, still stop the servers (the finally blocks run on SystemExit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    require_wrk()
+    groups, databases = selection()
     duration = int(os.environ.get("BENCH_DURATION", "5"))
     work = Path(tempfile.mkdtemp(prefix="authsvc-bench-"))
-    bare = Server("bench.bare:app", env={}, log=work / "bare.log", probe="/list/")
-    try:
-        baseline = loadgen.run(bare.base + "/list/", connections=16, duration=duration)
-    finally:
-        bare.stop()
-    table = Table(baseline)
-    table.add("bare Flask: same 100-user JSON, no auth, no database", baseline, ratio="1.00x")
-    run_database("SQLite", f"sqlite:///{work / 'bench.sqlite3'}", work, table, duration)
-    if postgres := os.environ.get("BENCH_DATABASE_URL"):
-        run_database("PostgreSQL", postgres, work, table, duration)
+    table = Table()
+    bare_rows(table, work, duration, gthread="gthread" in groups)
+    if "sqlite" in databases:
+        run_database("SQLite", f"sqlite:///{work / 'bench.sqlite3'}", work, table, groups, duration)
+    if "postgresql" in databases:
+        if postgres := database.postgres_url():
+            run_database("PostgreSQL", postgres, work, table, groups, duration)
+        else:
+            print("bench: no BENCH_DATABASE_URL, so no PostgreSQL rows", file=sys.stderr)
     machine = f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"authsvc benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}, wrk {duration}s per row\n")
+    print(f"authsvc benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}, wrk {duration}s per row")
+    print(f"groups: {', '.join(groups)}\n")
     print(table.render())
 
 

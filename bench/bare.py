@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 
 CREATED = datetime(2026, 1, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")
 USERS = [
@@ -26,5 +26,5 @@ app = Flask(__name__)
 
 
 @app.get("/list/")
-def list_users():
+def list_users() -> Response:
     return jsonify(USERS)

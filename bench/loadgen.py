@@ -19,6 +19,7 @@ class Result:
     p99_ms: float
     requests: int
     non_2xx: int
+    socket_errors: int = 0  # connect, read, write and timeout errors, summed
 
 
 def require_wrk() -> str:
@@ -35,34 +36,71 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def run(
-    url: str,
-    *,
-    connections: int,
-    duration: int,
-    threads: int = 2,
-    method: str = "GET",
-    body: str | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: int = 10,
-) -> Result:
-    """One bounded wrk run; a Lua script sets the method, body and headers."""
+THREADS = 2  # wrk threads: one per core of the machine the numbers were taken on
+
+
+def threads_for(connections: int) -> int:
+    """How many wrk threads a run with this many connections uses (a script walking tokens needs it)."""
+    return min(THREADS, connections)
+
+
+def static_script(method: str = "GET", body: str | None = None, headers: dict[str, str] | None = None) -> str:
+    """A Lua script giving every request the same method, body and headers."""
     lines = [f'wrk.method = "{method}"']
     if body is not None:
         lines.append(f"wrk.body = [[{body}]]")
     for name, value in (headers or {}).items():
         lines.append(f'wrk.headers["{name}"] = "{value}"')
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    url: str,
+    *,
+    connections: int,
+    duration: int,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    script: str | None = None,
+    timeout: int = 10,
+) -> Result:
+    """One bounded wrk run; a Lua script sets the method, body and headers, or ``script`` is the script."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script if script is not None else static_script(method, body, headers))
     command = [
-        require_wrk(), f"-t{min(threads, connections)}", f"-c{connections}", f"-d{duration}s",
-        f"--timeout={timeout}s", "--latency", "-s", script.name, url,
+        require_wrk(), f"-t{threads_for(connections)}", f"-c{connections}", f"-d{duration}s",
+        f"--timeout={timeout}s", "--latency", "-s", lua.name, url,
     ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
-    Path(script.name).unlink()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
-    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 60)
+    finally:
+        Path(lua.name).unlink()
+    if done.stderr.strip():  # a script error: wrk goes on without the script's requests
+        raise SystemExit(f"wrk {url}: {done.stderr.strip()}")
+    return parse(done.stdout)
+
+
+def _find(pattern: str, output: str) -> str:
+    match = re.search(pattern, output, re.M)
+    if match is None:
+        raise ValueError(f"no {pattern!r} in wrk's report:\n{output}")
+    return match.group(1)
+
+
+def parse(output: str) -> Result:
+    """The figures of one wrk report (``--latency``)."""
+    rps = float(_find(r"Requests/sec:\s+([\d.]+)", output))
+    p50 = _ms(_find(r"^\s+50%\s+(\S+)", output))
+    p99 = _ms(_find(r"^\s+99%\s+(\S+)", output))
+    requests = int(_find(r"(\d+) requests in", output))
     non_2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return Result(rps, p50, p99, requests, int(non_2xx_match.group(1)) if non_2xx_match else 0)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return Result(
+        rps,
+        p50,
+        p99,
+        requests,
+        int(non_2xx_match.group(1)) if non_2xx_match else 0,
+        sum(map(int, errors.groups())) if errors else 0,
+    )

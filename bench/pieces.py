@@ -1,7 +1,7 @@
 """Time the pieces the profiles pointed at: ``uv run python -m bench.pieces``.
 
-perf_counter loops in process on SQLite, per call: the token check, reading and rendering 100 users
-for /list/, and one admin page at 100, 10,000 and 100,000 users.
+perf_counter loops in process on SQLite (or on ``BENCH_DATABASE_URL``, PostgreSQL), per call: the token
+check, reading and rendering 100 users for /list/, and one admin page at 100, 10,000 and 100,000 users.
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlmodel import Session
-
 from authsvc.api.render import user_json
 from authsvc.db import get_engine
 from authsvc.extensions import get_codec
 from authsvc.models import utcnow
 from authsvc.services import auth
 from authsvc.services.queries import iter_users, page_users
-from bench import seed
+from bench import database, seed
 from bench.profile import build
 
 
@@ -33,9 +31,10 @@ def per_call_us(call: Callable[[], object], count: int = 2000) -> float:
 def main() -> None:
     app = build()
     engine = get_engine(app)
-    with app.app_context(), Session(engine) as session:
+    print(f"on {database.label(engine)}")
+    with app.app_context():
         token = get_codec().encode(subject="1", token_type="access", session_id="s", now=utcnow()).token
-        check = per_call_us(lambda: auth.verify_access(session=session, codec=get_codec(), token=token))
+        check = per_call_us(lambda: auth.verify_access(engine=engine, codec=get_codec(), token=token))
         print(f"token check (decode + blocklist + user): {check:.0f} us")
     print(f"read 100 users for /list/: {per_call_us(lambda: list(iter_users(engine=engine))):.0f} us")
     rows = list(iter_users(engine=engine))
@@ -45,8 +44,7 @@ def main() -> None:
         seed.settle(engine)
 
         def page() -> object:
-            with Session(engine) as session:
-                return page_users(session=session, page=1, per_page=5)
+            return page_users(engine=engine, page=1, per_page=5)
 
         print(f"admin page at {total:,} users: {per_call_us(page, 300):.0f} us")
 

@@ -1,19 +1,23 @@
-"""Bulk seeding straight into the tables (Core inserts, one shared password hash), so a million rows
-take seconds instead of the hours that a million bcrypt hashes would."""
+"""Bulk seeding straight into the tables (Core inserts, or COPY on PostgreSQL; one shared password
+hash), so a million rows take seconds instead of the hours that a million bcrypt hashes would."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
+from bench import bulk
 
 CHUNK = 20_000
+T = TypeVar("T")
 
 
-def _chunks(rows, size: int = CHUNK):
+def chunks(rows: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
     batch = []
     for row in rows:
         batch.append(row)
@@ -26,11 +30,15 @@ def _chunks(rows, size: int = CHUNK):
 
 def user_count(engine: Engine) -> int:
     with engine.connect() as connection:
-        return connection.execute(select(func.count()).select_from(User)).scalar_one()
+        total: int = connection.execute(select(func.count()).select_from(User)).scalar_one()
+        return total
 
 
 def users_up_to(engine: Engine, total: int, *, password_hash: str) -> None:
     """Add users named ``user<n>`` until there are ``total`` of them."""
+    if engine.dialect.name == "postgresql":
+        bulk.users_up_to(engine, total, password_hash=password_hash)
+        return
     start = user_count(engine) + 1
     now = utcnow()
     rows = (
@@ -46,15 +54,20 @@ def users_up_to(engine: Engine, total: int, *, password_hash: str) -> None:
         for n in range(start, total + 1)
     )
     with engine.begin() as connection:
-        for batch in _chunks(rows):
+        for batch in chunks(rows):
             connection.execute(insert(User), batch)
+
+
+def make_admin(engine: Engine, username: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(User).where(User.username == username).values(role="admin"))  # type: ignore[arg-type]
 
 
 def revocations(engine: Engine, *, blocklist_rows: int, sessions: int, user_ids: list[int]) -> None:
     """Fill the blocklist with revoked ids and the session table with sessions, as a busy deployment would."""
     now = utcnow()
     later = now + timedelta(days=14)
-    blocked = (
+    blocked: Iterator[dict[str, Any]] = (
         {"jti": uuid.uuid4().hex, "kind": BlockKind.REFRESH.value, "user_id": user_ids[n % len(user_ids)],
          "created_at": now, "expires_at": later}
         for n in range(blocklist_rows)
@@ -65,10 +78,13 @@ def revocations(engine: Engine, *, blocklist_rows: int, sessions: int, user_ids:
          "access_jti": uuid.uuid4().hex, "rotated_at": now, "expires_at": later}
         for n in range(sessions)
     )  # fmt: skip
+    if engine.dialect.name == "postgresql" and blocklist_rows:
+        bulk.blocklist(engine, blocklist_rows, users=len(user_ids))  # ids 1..n, as user_ids are here
+        blocked = iter(())
     with engine.begin() as connection:
-        for batch in _chunks(blocked):
+        for batch in chunks(blocked):
             connection.execute(insert(TokenBlocklist), batch)
-        for batch in _chunks(live):
+        for batch in chunks(live):
             connection.execute(insert(AuthSession), batch)
 
 

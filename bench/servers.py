@@ -14,19 +14,36 @@ from pathlib import Path
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class Server:
-    """``gunicorn -w 2 -k sync`` on a loopback port, as the issue's peers were measured."""
+    """``gunicorn -w 2 -k sync`` on a loopback port, as the issue's peers were measured; or, with
+    ``production``, the README's production command (``-c python:authsvc.gunicorn_conf``: gthread
+    workers, keep-alive, the access log) with its worker count and bind set through its variables."""
 
-    def __init__(self, app: str, *, env: dict[str, str], log: Path, probe: str = "/health", workers: int = 2):
+    def __init__(
+        self,
+        app: str,
+        *,
+        env: dict[str, str],
+        log: Path,
+        probe: str = "/health",
+        workers: int = 2,
+        production: bool = False,
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        command = [
-            sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "sync",
-            "-b", f"127.0.0.1:{self.port}", "--timeout", "120", "--no-control-socket", app,
-        ]  # fmt: skip
+        self.production = production
+        if production:
+            command = [sys.executable, "-m", "gunicorn", "-c", "python:authsvc.gunicorn_conf", app]
+            env = {**env, "WEB_CONCURRENCY": str(workers), "AUTHSVC_BIND": f"127.0.0.1:{self.port}"}
+        else:
+            command = [
+                sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "sync",
+                "-b", f"127.0.0.1:{self.port}", "--timeout", "120", "--no-control-socket", app,
+            ]  # fmt: skip
         with log.open("w") as out:
             self.process = subprocess.Popen(
                 command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
@@ -40,7 +57,8 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.2)
-        raise SystemExit(f"server {app} did not start:\n{log.read_text()}")
+        self.stop()  # a master whose workers keep failing would otherwise outlive the bench
+        raise SystemExit(f"server {app} did not start:\n{log.read_text()[-4000:]}")
 
     def workers(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
@@ -48,7 +66,11 @@ class Server:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=40)  # the production config's graceful timeout is 30 s
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def _status_kb(pid: int, field: str) -> int:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from hmac import compare_digest
 from typing import Any, Literal
 
-from sqlalchemy import Engine, bindparam, literal
+from sqlalchemy import Engine, bindparam, literal, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
@@ -15,7 +15,7 @@ from authsvc import rawsql
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.domain import USERNAME_MAX
 from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInvalid
-from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, utcnow
+from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, UTCDateTime, utcnow
 from authsvc.security import CREDENTIALS_CLAIM, PasswordHasher, TokenCodec, expiry_of
 from authsvc.services import blocklist, sessions
 from authsvc.services.queries import USER_COLUMNS, UserView
@@ -147,26 +147,32 @@ def refresh(
     jti, sid, user_id = claims["jti"], claims["sid"], int(claims["sub"])
     if csrf is not None and not compare_digest(csrf, codec.csrf_for(jti)):
         raise Forbidden("CSRF token does not belong to this refresh token.")
-    # sqlmodel types exec() for its own selects only; a Core select of an ORM entity loads it all the same.
-    row, is_active, version, session_blocked, token_blocked = session.exec(  # type: ignore[call-overload]
-        _REFRESH_STATE, params={"user_id": user_id, "sid": sid, "jti": jti}
-    ).one()
+    state = session.connection().execute(_REFRESH_STATE, {"user_id": user_id, "sid": sid, "jti": jti}).one()
+    owner, is_active, version, session_blocked, token_blocked = state
     if session_blocked:
         audit("refresh", outcome="revoked_session", user_id=user_id, session_id=sid, client=client)
         raise TokenInvalid()
-    if not is_active or version != claims[CREDENTIALS_CLAIM] or row is None or row.user_id != user_id:
-        raise TokenInvalid()  # a deleted user reads as inactive: the outer join found no row
+    if not is_active or version != claims[CREDENTIALS_CLAIM] or owner != user_id:
+        raise TokenInvalid()  # a deleted user or session reads as NULL: the outer joins found no row
     if token_blocked or not _spend(session, codec=codec, claims=claims):
+        row = session.get(AuthSession, sid)
+        if row is None:  # pruned or deleted since the read above
+            raise TokenInvalid()
         return _reused(
             session, codec=codec, row=row, jti=jti, reuse_interval=reuse_interval, now=now, client=client
         )
     pair = sessions.mint_pair(
         codec=codec, user_id=user_id, session_id=sid, now=now, credentials_version=version
     )
-    row.previous_refresh_jti, row.refresh_jti, row.access_jti = jti, pair.refresh.jti, pair.access.jti
-    row.rotated_at = row.last_used_at = now
-    row.expires_at = sessions.expiry(pair, codec)
-    session.add(row)
+    rotation = {
+        "sid": sid,
+        "previous_refresh_jti": jti,
+        "refresh_jti": pair.refresh.jti,
+        "access_jti": pair.access.jti,
+        "now": now,
+        "expires_at": sessions.expiry(pair, codec),
+    }
+    session.connection().execute(_ROTATE, rotation)
     session.commit()
     audit("refresh", outcome="success", user_id=user_id, session_id=sid, client=client)
     return pair
@@ -181,17 +187,35 @@ def _blocked(key: str) -> Any:
     )
 
 
-# Everything a refresh checks, in one statement instead of three: the session row (loaded as the
-# ORM object the rotation updates), the user's state, and whether the session or the token is
-# blocked. One constant row drives the outer joins, so a missing user or session still gives a row.
+# Everything a refresh checks, in one statement instead of three: who owns the session, the
+# user's state, and whether the session or the token is blocked. One constant row drives the outer
+# joins, so a missing user or session still gives a row (of NULLs).
+_sessions = AuthSession.__table__  # type: ignore[attr-defined]
 _one = core_select(literal(1).label("one")).subquery()
 _REFRESH_STATE = (
     core_select(
-        AuthSession, col(User.is_active), col(User.credentials_version), _blocked("sid"), _blocked("jti")
+        _sessions.c.user_id,
+        col(User.is_active),
+        col(User.credentials_version),
+        _blocked("sid"),
+        _blocked("jti"),
     )
     .select_from(_one)
     .outerjoin(User, col(User.id) == bindparam("user_id"))
-    .outerjoin(AuthSession, col(AuthSession.id) == bindparam("sid"))
+    .outerjoin(_sessions, _sessions.c.id == bindparam("sid"))
+)
+# The rotation itself, built once (the ORM's unit of work would rebuild it from the object's state).
+_ROTATE = (
+    update(_sessions)
+    .where(_sessions.c.id == bindparam("sid"))
+    .values(
+        previous_refresh_jti=bindparam("previous_refresh_jti"),
+        refresh_jti=bindparam("refresh_jti"),
+        access_jti=bindparam("access_jti"),
+        rotated_at=bindparam("now", type_=UTCDateTime()),
+        last_used_at=bindparam("now", type_=UTCDateTime()),
+        expires_at=bindparam("expires_at", type_=UTCDateTime()),
+    )
 )
 
 

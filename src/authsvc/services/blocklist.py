@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from authsvc.models import BlockKind, TokenBlocklist
+from authsvc.models import BlockKind, TokenBlocklist, UTCDateTime
+
+
+def _block_statement(insert: Any) -> Any:
+    """Built once per dialect: an INSERT that adds the row unless the id is already there."""
+    return (
+        insert(TokenBlocklist)
+        .values(
+            jti=bindparam("jti"),
+            kind=bindparam("kind"),
+            user_id=bindparam("user_id"),
+            expires_at=bindparam("expires_at", type_=UTCDateTime()),
+        )
+        .on_conflict_do_nothing(index_elements=["jti"])
+        .returning(col(TokenBlocklist.jti))  # rowcount is not reliable across drivers; RETURNING is
+    )
+
+
+_BLOCK = {"postgresql": _block_statement(pg_insert), "sqlite": _block_statement(sqlite_insert)}
 
 
 def block(session: Session, *, jti: str, kind: BlockKind, user_id: int | None, expires_at: datetime) -> bool:
@@ -18,16 +38,9 @@ def block(session: Session, *, jti: str, kind: BlockKind, user_id: int | None, e
     The insert is atomic (ON CONFLICT DO NOTHING), so of two requests spending one refresh token at
     the same moment exactly one sees True: the primary key is the lock.
     """
-    values = {"jti": jti, "kind": kind.value, "user_id": user_id, "expires_at": expires_at}
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(TokenBlocklist)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["jti"])
-        .returning(col(TokenBlocklist.jti))  # rowcount is not reliable across drivers; RETURNING is
-    )
-    return session.exec(statement).first() is not None
+    params = {"jti": jti, "kind": kind.value, "user_id": user_id, "expires_at": expires_at}
+    connection = session.connection()
+    return connection.execute(_BLOCK[connection.dialect.name], params).first() is not None
 
 
 def blocked_ids(session: Session, ids: Iterable[str]) -> set[str]:
