@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from authsvc.security import PasswordHasher
-from bench import database, floors, production, reads, scale, seed, writes
+from bench import algorithms, database, floors, production, reads, scale, seed, writes
 from bench.loadgen import require_wrk
 from bench.measure import measure
 from bench.servers import Server
@@ -29,6 +29,7 @@ from bench.table import Table
 GROUPS: dict[str, Callable[[Run], None]] = {
     "floors": floors.floors,  # bare + query: the floor of each endpoint below
     "reads": reads.reads,  # /list/, whoami, a refused token
+    "algorithms": algorithms.algorithms,  # whoami and /list/ under HS256, ES256, EdDSA
     "gthread": production.production,  # the production server, keep-alive
     "signin": writes.signin,  # POST /token/
     "writes": writes.writes,  # refresh, logout, register
