@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -120,6 +122,39 @@ def client_secret_hash(secret: str) -> str:
     return CLIENT_SECRET_SCHEME + digest
 
 
+# Tokens whose signature and fixed claims were verified, kept per process: an ES256 or Ed25519
+# verification costs 80-130 us, about a tenth of a whole whoami (docs/benchmarks.md).
+VERIFIED_TOKENS = 4096
+
+
+class VerifiedTokens:
+    """A bounded map from a token's whole text (signature included) to the claims it verified to.
+
+    Keyed by the text, a forged or altered token can never be a hit. An entry also remembers the key
+    that verified it and only counts while the ring still hands out that very key for the kid, so a
+    pruned or reloaded key sends its tokens back through full verification. Never a substitute for
+    the revocation lookup, which every request still makes. Reads take no lock; the oldest entry
+    goes first when full.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: dict[str, tuple[Key, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str, key: Key) -> dict[str, Any] | None:
+        entry = self._entries.get(token)
+        if entry is None or entry[0] is not key:
+            return None
+        return entry[1]
+
+    def add(self, token: str, key: Key, claims: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries[token] = (key, dict(claims))
+            while len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
     token: str
@@ -142,10 +177,12 @@ class TokenCodec:
     leeway: int = 0
     keys: KeyRing | None = None
     ring: KeyRing = field(init=False, repr=False, compare=False)
+    verified: VerifiedTokens = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # A frozen dataclass sets its derived field this way.
+        # A frozen dataclass sets its derived fields this way.
         object.__setattr__(self, "ring", self.keys or KeyRing(algorithm=ALGORITHM, secret=self.secret))
+        object.__setattr__(self, "verified", VerifiedTokens(VERIFIED_TOKENS))
 
     def encode(
         self,
@@ -217,7 +254,11 @@ class TokenCodec:
         """
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise TokenInvalid()
-        key = self._key_for(_kid_of(token))
+        kid = _kid_of(token)
+        key = self._key_for(kid)
+        seen = self.verified.get(token, key)
+        if seen is not None:
+            return self._still_valid(seen, expected_type)
         try:
             decoded = jwt.api_jwt.decode_complete(
                 token,
@@ -243,7 +284,20 @@ class TokenCodec:
             or not _is_version(claims.setdefault(CREDENTIALS_CLAIM, 0))
         ):
             raise TokenInvalid()
-        return claims
+        self.verified.add(token, key, claims)
+        return dict(claims)
+
+    def _still_valid(self, claims: dict[str, Any], expected_type: TokenType) -> dict[str, Any]:
+        """A token verified before: what can change since is the time, so its window is checked
+        again (as PyJWT checks it, with the same leeway), and the type asked for."""
+        now = time.time()
+        if (
+            claims["type"] != expected_type
+            or claims["exp"] <= now - self.leeway
+            or claims["nbf"] > now + self.leeway
+        ):
+            raise TokenInvalid()
+        return dict(claims)
 
     def _key_for(self, kid: str | None) -> Key:
         """The key a token's kid names; no kid means the HS256 secret alone, and only under HS256."""

@@ -440,3 +440,72 @@ def test_csrf_value_is_bound_to_the_token_and_the_secret(codec):
     assert set(value) <= set(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     )  # cookie-safe
+
+
+# --- the cache of verified tokens -------------------------------------------------------------------
+
+
+def test_a_verified_token_still_expires(codec, monkeypatch):
+    """The cache skips the signature, never the clock: a token seen while live is refused after exp."""
+    issued = codec.encode(subject="1", token_type="access", session_id="s", now=utcnow())
+    claims = codec.decode(issued.token, expected_type="access")
+    assert codec.decode(issued.token, expected_type="access") == claims  # now a hit
+    later = claims["exp"] + codec.leeway + 1
+    monkeypatch.setattr("authsvc.security.time.time", lambda: later)
+    with pytest.raises(TokenInvalid):
+        codec.decode(issued.token, expected_type="access")
+
+
+def test_a_verified_token_is_not_yet_valid_before_nbf(codec, monkeypatch):
+    issued = codec.encode(
+        subject="1", token_type="access", session_id="s", now=utcnow() + timedelta(minutes=5)
+    )
+    monkeypatch.setattr("authsvc.security.time.time", lambda: (utcnow() + timedelta(minutes=6)).timestamp())
+    monkeypatch.setattr("jwt.api_jwt.datetime", _Frozen(utcnow() + timedelta(minutes=6)))
+    codec.decode(issued.token, expected_type="access")  # verified and cached at minute 6
+    monkeypatch.setattr("authsvc.security.time.time", lambda: utcnow().timestamp())
+    with pytest.raises(TokenInvalid):
+        codec.decode(issued.token, expected_type="access")
+
+
+class _Frozen:
+    """Stands in for PyJWT's ``datetime`` module attribute, so it verifies as of a chosen moment."""
+
+    def __init__(self, moment: Any) -> None:
+        self.moment = moment
+
+    def now(self, tz: Any = None) -> Any:
+        return self.moment
+
+
+def test_a_verified_token_keeps_its_type(codec):
+    issued = codec.encode(subject="1", token_type="refresh", session_id="s", now=utcnow())
+    codec.decode(issued.token, expected_type="refresh")
+    with pytest.raises(TokenInvalid):
+        codec.decode(issued.token, expected_type="access")
+
+
+def test_an_altered_signature_is_never_a_hit(codec):
+    issued = codec.encode(subject="1", token_type="access", session_id="s", now=utcnow())
+    codec.decode(issued.token, expected_type="access")
+    head, body, signature = issued.token.split(".")
+    forged = f"{head}.{body}.{signature[:-2]}{'AA' if not signature.endswith('AA') else 'BB'}"
+    with pytest.raises(TokenInvalid):
+        codec.decode(forged, expected_type="access")
+
+
+def test_callers_cannot_change_what_the_cache_holds(codec):
+    issued = codec.encode(subject="1", token_type="access", session_id="s", now=utcnow())
+    codec.decode(issued.token, expected_type="access")["sub"] = "2"
+    assert codec.decode(issued.token, expected_type="access")["sub"] == "1"
+
+
+def test_the_cache_is_bounded(codec):
+    tokens = [
+        codec.encode(subject="1", token_type="access", session_id="s", now=utcnow()).token
+        for _ in range(codec.verified.size + 10)
+    ]
+    for token in tokens:
+        codec.decode(token, expected_type="access")
+    assert len(codec.verified._entries) == codec.verified.size
+    assert tokens[0] not in codec.verified._entries and tokens[-1] in codec.verified._entries
