@@ -91,6 +91,7 @@ class TokenVerifier:
     ) -> None:
         self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self._clock = clock
+        self._owned = http is None
         self._http = http or httpx.Client(timeout=5.0)
         self.keys = JwksCache(
             jwks_url,
@@ -105,6 +106,17 @@ class TokenVerifier:
         self._answers: dict[str, tuple[float, Introspection]] = {}
         self._answers_lock = threading.Lock()
         self.introspections = 0
+
+    def close(self) -> None:
+        """Close the HTTP client the verifier made for itself (not one it was given)."""
+        if self._owned:
+            self._http.close()
+
+    def __enter__(self) -> TokenVerifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def verify(self, token: str) -> AccessClaims:
         """The token's claims, or ``InvalidToken``; ``VerifierUnavailable`` when authsvc cannot say."""
