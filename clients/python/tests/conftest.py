@@ -7,10 +7,40 @@ name of its own, and helpers live in fixtures.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from authsvc_client import TokenVerifier
+from authsvc_client.testing import AuthsvcServer
 
 
 @pytest.fixture(scope="session")
 def authsvc_server_settings() -> dict[str, str]:
     """The session's server reloads its keys every second, so a rotation signs with the new key at once."""
     return {"FLASK_JWT_KEYS_RELOAD_INTERVAL": "1"}
+
+
+@pytest.fixture(scope="session")
+def service_client(authsvc_server: AuthsvcServer) -> tuple[str, str]:
+    """A service client of the session's server (``flask clients create``): id and secret."""
+    return authsvc_server.create_service_client("orders-api")
+
+
+@pytest.fixture
+def verifier(authsvc_server: AuthsvcServer) -> Iterator[TokenVerifier]:
+    """A verifier of the session's server's tokens, local only."""
+    with TokenVerifier(authsvc_server.jwks_url, authsvc_server.issuer, authsvc_server.audience) as made:
+        yield made
+
+
+@pytest.fixture
+def introspecting(authsvc_server: AuthsvcServer, service_client: tuple[str, str]) -> Iterator[TokenVerifier]:
+    """A verifier that also asks authsvc (and so knows roles), answers cached 5 s."""
+    with TokenVerifier(
+        authsvc_server.jwks_url,
+        authsvc_server.issuer,
+        authsvc_server.audience,
+        introspection=(authsvc_server.introspection_url, *service_client),
+    ) as made:
+        yield made

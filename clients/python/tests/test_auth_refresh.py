@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from authsvc_client import Authsvc, AuthsvcAuth, AuthsvcError
+from authsvc_client import Authsvc, AuthsvcAuth, AuthsvcError, InvalidToken, TokenVerifier
 from authsvc_client.pytest_plugin import AuthsvcUser
 from authsvc_client.testing import AuthsvcServer, running_authsvc
 
@@ -168,7 +168,11 @@ def test_logout_after_expiry_refreshes_first_so_the_session_really_ends(
     user = authsvc_user()
     sid = user.auth.session_id
     refresh = user.auth._held.refresh if user.auth._held else None
+    access = user.auth.access_token
     time.sleep(2.1)  # the access token has expired; the refresh token has not
+    with TokenVerifier(authsvc_server.jwks_url, authsvc_server.issuer, authsvc_server.audience) as verifier:
+        with pytest.raises(InvalidToken, match="expired"):  # on the real clock, against the live JWKS
+            verifier.verify(access or "")
     user.auth.logout()
     assert [e for e in authsvc_server.audit_events("logout") if e["session_id"] == sid]
     with Authsvc(authsvc_server.base_url) as api, pytest.raises(AuthsvcError) as dead:
