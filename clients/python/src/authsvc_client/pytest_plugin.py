@@ -62,8 +62,8 @@ def authsvc_server(
 
 @pytest.fixture
 def authsvc_user(authsvc_server: AuthsvcServer) -> Iterator[Callable[..., AuthsvcUser]]:
-    """A factory: ``authsvc_user()`` registers a user (``admin=True``: made by ``flask create-user
-    --admin``), signs in, and returns an ``AuthsvcUser``; its clients are closed after the test."""
+    """A factory: ``authsvc_user()`` registers a user (``admin=True``: an admin made through the
+    API), signs in, and returns an ``AuthsvcUser``; its clients are closed after the test."""
     import httpx
 
     from authsvc_client.auth import AuthsvcAuth
@@ -75,11 +75,7 @@ def authsvc_user(authsvc_server: AuthsvcServer) -> Iterator[Callable[..., Authsv
         password = password or secrets.token_urlsafe(16)
         email = f"{username}@example.com"
         base = authsvc_server.base_url
-        if admin:
-            authsvc_server.cli("create-user", username, "--email", email, "--password", password, "--admin")
-        else:
-            body = {"username": username, "email": email, "password": password}
-            httpx.post(f"{base}/api/auth/register", json=body, timeout=10).raise_for_status()
+        authsvc_server.create_user(username, password, email=email, admin=admin)
         auth = AuthsvcAuth(base, username, password)
         client = httpx.Client(base_url=base, auth=auth, timeout=10)
         record = client.get("/api/auth/whoami").raise_for_status().json()  # signs in

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ class AuthsvcServer:
     env: dict[str, str]
     log_path: Path
     workdir: Path
+    _operator: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def jwks_url(self) -> str:
@@ -74,6 +75,32 @@ class AuthsvcServer:
         """``flask clients create NAME``: the new service client's id and secret (for introspection)."""
         lines = dict(line.split(": ", 1) for line in self.cli("clients", "create", name).stdout.splitlines())
         return lines["client_id"], lines["client_secret"]
+
+    def create_user(self, username: str, password: str, *, email: str, admin: bool = False) -> dict[str, Any]:
+        """Make a user and return its record: by registering, or (``admin``) through ``POST
+        /api/users`` as an operator admin that the first such call makes with ``flask create-user
+        --admin``. One command per server, not one per admin: each costs a process start."""
+        body = {"username": username, "email": email, "password": password}
+        if not admin:
+            response = httpx.post(f"{self.base_url}/api/auth/register", json=body, timeout=10)
+        else:
+            response = httpx.post(
+                f"{self.base_url}/api/users", json={**body, "role": "admin"},
+                headers={"Authorization": f"Bearer {self._operator_token()}"}, timeout=10,
+            )  # fmt: skip
+        response.raise_for_status()
+        record: dict[str, Any] = response.json()
+        return record
+
+    def _operator_token(self) -> str:
+        if not self._operator:
+            name, password = f"operator-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+            self.cli("create-user", name, "--email", f"{name}@example.com", "--password", password, "--admin")
+            self._operator.update(username=name, password=password)
+        credentials = {"username": self._operator["username"], "password": self._operator["password"]}
+        response = httpx.post(f"{self.base_url}/api/auth/login", json=credentials, timeout=10)
+        token: str = response.raise_for_status().json()["access_token"]
+        return token
 
     def log_lines(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines()
