@@ -7,6 +7,7 @@ name of its own, and helpers live in fixtures.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,9 +17,27 @@ from authsvc_client.testing import AuthsvcServer
 
 
 @pytest.fixture(scope="session")
-def authsvc_server_settings() -> dict[str, str]:
-    """The session's server reloads its keys every second, so a rotation signs with the new key at once."""
-    return {"FLASK_JWT_KEYS_RELOAD_INTERVAL": "1"}
+def authsvc_server_settings() -> Iterator[dict[str, str]]:
+    """The session's server reloads its keys every second, so a rotation signs with the new key at once.
+
+    When the root suite runs on PostgreSQL (``TEST_DATABASE_URL``), so does this server, in a schema of
+    its own that is dropped afterwards; the modules' own servers keep their SQLite files.
+    """
+    settings = {"FLASK_JWT_KEYS_RELOAD_INTERVAL": "1"}
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        yield settings
+        return
+    import psycopg  # the server's driver: installed wherever the server is
+
+    schema = f"authsvc_client_{os.getpid()}"
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in url else "?"
+    yield {**settings, "FLASK_DATABASE_URL": f"{url}{separator}options=-csearch_path%3D{schema}"}
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture(scope="session")

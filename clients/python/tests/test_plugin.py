@@ -6,16 +6,30 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from flask import Flask, g
+
+from authsvc_client import TokenVerifier
+from authsvc_client.flask import init_app, require_token
 from authsvc_client.pytest_plugin import AuthsvcUser
 from authsvc_client.testing import AuthsvcServer
 
 
-# The README's example, as a downstream project writes it.
-def test_downstream_example(authsvc_server: AuthsvcServer, authsvc_user: Callable[..., AuthsvcUser]) -> None:
-    ada = authsvc_user()
-    me = ada.client.get("/api/auth/whoami")
-    assert me.status_code == 200
-    assert me.json()["username"] == ada.username
+# The README's example, word for word, as a downstream project writes it (hence no type hints).
+def test_orders_need_a_token(authsvc_server, authsvc_user):
+    app = Flask("orders")  # in a real project: your app, with require_token on its views
+    app.get("/orders")(require_token()(lambda: {"user": g.token_claims.sub}))
+    ada = authsvc_user()  # registered and signed in: ada.client is an httpx.Client with AuthsvcAuth
+    assert ada.client.get("/api/auth/whoami").json()["username"] == ada.username
+    with TokenVerifier(authsvc_server.jwks_url, authsvc_server.issuer, authsvc_server.audience) as verifier:
+        init_app(app, verifier)
+        answer = app.test_client().get(
+            "/orders", headers={"Authorization": f"Bearer {ada.auth.access_token}"}
+        )
+        assert answer.json == {"user": str(ada.id)}
+        assert app.test_client().get("/orders").status_code == 401
+
+
+def test_admins_are_made_through_the_api(authsvc_user: Callable[..., AuthsvcUser]) -> None:
     admin = authsvc_user(admin=True)
     assert admin.client.get("/api/users/all").json()["total"] >= 2
 
