@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -46,3 +47,7 @@ def test_the_server_runs_under_the_session_settings(authsvc_server: AuthsvcServe
     assert authsvc_server.env["FLASK_JWT_KEYS_RELOAD_INTERVAL"] == "1"  # conftest.py's override
     assert authsvc_server.env["FLASK_JWT_ALGORITHM"] == "ES256"
     assert authsvc_server.hits("/health") >= 1
+    if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        assert authsvc_server.env["FLASK_DATABASE_URL"].startswith("postgresql")
+    else:
+        assert authsvc_server.env["FLASK_DATABASE_URL"].startswith("sqlite:///")
