@@ -182,3 +182,4 @@ def test_connections_terminated_while_idle_are_replaced_without_failing_a_reques
     assert _terminate(name) >= 1
     assert client.post("/api/auth/login", json={"username": "ida", "password": PASSWORD}).status_code == 200
     get_engine(app).dispose()
+    gc.collect()  # close the connections the termination broke now, inside the test, not in a later one

@@ -16,6 +16,7 @@ import pytest
 
 from authsvc import create_app
 from authsvc.config import ConfigError, Settings
+from authsvc.db import get_engine
 from tests.conftest import make_settings
 
 STRONG = "_M65BT2jP0Uv3ANPZ7wgU9-0HMEihgsL"  # random-looking: production refuses a patterned secret
@@ -45,9 +46,12 @@ def test_development_may_debug(value):
 def test_the_apps_debug_flag_is_the_checked_one(tmp_path, monkeypatch):
     """Flask alone would JSON-decode FLASK_DEBUG=no into the string "no", which is truthy."""
     monkeypatch.setenv("FLASK_DEBUG", "no")
-    assert create_app(make_settings(tmp_path)).debug is False
+    quiet = create_app(make_settings(tmp_path))
     monkeypatch.setenv("FLASK_DEBUG", "1")
-    assert create_app(make_settings(tmp_path / "debugging", debug=True)).debug is True
+    debugging = create_app(make_settings(tmp_path / "debugging", debug=True))
+    for app in (quiet, debugging):
+        get_engine(app).dispose()  # close what the app opened here, not in a later test's garbage collection
+    assert (quiet.debug, debugging.debug) == (False, True)
 
 
 def test_app_config_holds_only_checked_values(make_app, monkeypatch):
