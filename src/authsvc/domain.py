@@ -7,9 +7,22 @@ import them from here, so none of them has to import another layer for a rule.
 from __future__ import annotations
 
 import unicodedata
+from enum import StrEnum
 
 USERNAME_MAX = 150
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER on PostgreSQL: anything larger names no row
+
+
+class KeyState(StrEnum):
+    """A signing key's state (docs/keys.md); the ``signing_key`` table and the key ring share it."""
+
+    NEXT = "next"  # published, not signing yet: other services' JWKS caches learn it before it signs
+    CURRENT = "current"  # signs (one per algorithm)
+    RETIRED = "retired"  # published until every token it signed has expired, then pruned
+
+
+# How keys are listed and published: the signing key first, then the one that signs next, then the old.
+KEY_STATE_ORDER: dict[str, int] = {KeyState.CURRENT: 0, KeyState.NEXT: 1, KeyState.RETIRED: 2}
 
 
 def normalize_username(value: str) -> str:

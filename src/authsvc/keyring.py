@@ -17,12 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from authsvc.domain import KEY_STATE_ORDER, KeyState
 from authsvc.keys import HS256, PrivateKey, fits, public_jwk, secret_kid
 
 log = logging.getLogger("authsvc")
-
-CURRENT, NEXT, RETIRED = "current", "next", "retired"
-PUBLISHED_ORDER = {CURRENT: 0, NEXT: 1, RETIRED: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,13 +159,13 @@ class KeyRing:
         verifiers = dict(self._secrets)
         signer = verifiers[secret_kid(self.secret)] if self.algorithm == HS256 else None
         published = []
-        for key in sorted(stored, key=lambda k: PUBLISHED_ORDER.get(k.state, 3)):
+        for key in sorted(stored, key=lambda k: KEY_STATE_ORDER.get(k.state, 3)):
             jwk = public_jwk(key.private_key, key.algorithm) if fits(key.algorithm, key.private_key) else None
             if jwk is None or jwk["kid"] != key.kid:  # a row edited by hand: never trust its name
                 log.warning("signing key %s does not match its algorithm or kid: ignored", key.kid)
                 continue
             verifiers[key.kid] = Key(key.kid, key.algorithm, key.private_key.public_key())
             published.append(jwk)
-            if key.state == CURRENT and key.algorithm == self.algorithm:
+            if key.state == KeyState.CURRENT and key.algorithm == self.algorithm:
                 signer = Key(key.kid, key.algorithm, key.private_key)
         return KeySet(signer=signer, verifiers=verifiers, published=tuple(published))

@@ -122,12 +122,6 @@ class UserCounter(SQLModel, table=True):
     total: int = Field(default=0)
 
 
-class KeyState(StrEnum):
-    NEXT = "next"  # published, not signing yet: other services' JWKS caches learn it before it signs
-    CURRENT = "current"  # signs (one per algorithm)
-    RETIRED = "retired"  # published until every token it signed has expired, then pruned
-
-
 class SigningKey(SQLModel, table=True):
     """An asymmetric key pair (``FLASK_JWT_ALGORITHM`` EdDSA, ES256 or RS256); see docs/keys.md.
 

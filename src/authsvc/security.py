@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import jwt
 from passlib.context import CryptContext
@@ -40,6 +40,7 @@ CREDENTIALS_CLAIM = "cv"
 MAX_TOKEN_LENGTH = 4096  # far above any token we mint; longer input is refused before decoding
 
 TokenType = Literal["access", "refresh"]
+TOKEN_TYPES: tuple[str, ...] = get_args(TokenType)  # a tuple: `in` compares, never hashes, a claim
 
 
 class PasswordHasher:
@@ -277,15 +278,17 @@ class TokenCodec:
         if not header.keys() <= ALLOWED_HEADER or header.get("typ", "JWT") != "JWT":
             raise TokenInvalid()
         if (
-            claims["type"] != expected_type
+            claims["type"] not in TOKEN_TYPES
             or not isinstance(claims["sid"], str)
             or not isinstance(claims["jti"], str)
             or not _is_id(claims["sub"])
             or not _is_version(claims.setdefault(CREDENTIALS_CLAIM, 0))
         ):
             raise TokenInvalid()
+        # Kept whatever type was asked for: a token tried as one type and then the other (an
+        # introspection without a hint, a refresh token sent to whoami) is verified only once.
         self.verified.add(token, key, claims)
-        return dict(claims)
+        return self._still_valid(claims, expected_type)
 
     def _still_valid(self, claims: dict[str, Any], expected_type: TokenType) -> dict[str, Any]:
         """A token verified before: what can change since is the time, so its window is checked

@@ -147,3 +147,57 @@ def test_no_session_started_before_a_deactivation_comes_back_on_reactivation(rac
     # After reactivation the account works again for a new sign-in.
     fresh = sign_in(base, "mallory")
     assert call(base, "POST", "/api/auth/refresh", token=fresh["refresh_token"]).status == 200
+
+
+class Refresher:
+    """Threads that each hold a pair signed in with the old password and rotate it as fast as they can,
+    keeping every pair a refresh hands back: a rotation committed across the change must not mint a
+    pair that outlives it."""
+
+    def __init__(self, base: str, pairs: list[dict]) -> None:
+        self.base = base
+        self.pairs: list[dict] = list(pairs)
+        self.statuses: list[int] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(pair,)) for pair in pairs]
+
+    def _loop(self, pair: dict) -> None:
+        while not self._stop.is_set():
+            reply = call(self.base, "POST", "/api/auth/refresh", token=pair["refresh_token"])
+            self.statuses.append(reply.status)
+            if reply.status != 200:
+                return
+            pair = reply.body
+            self.pairs.append(pair)
+
+    def __enter__(self) -> Refresher:
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.5)  # rotations are in flight
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        time.sleep(0.5)  # rotations that began before the change finish after it
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+def test_no_pair_rotated_across_a_password_change_survives_it(race_server):
+    base, _ = race_server
+    register(base, "rotor")
+    owner = sign_in(base, "rotor")
+    stolen = [sign_in(base, "rotor") for _ in range(ATTACKERS)]
+    with Refresher(base, stolen) as refresher:
+        changed = call(
+            base,
+            "POST",
+            "/api/auth/password",
+            json_body={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+            token=owner["access_token"],
+        )
+        assert changed.status == 200, changed.body
+    assert refresher.statuses.count(200) > ATTACKERS, "few rotations ran: the test proved nothing"
+    assert set(refresher.statuses) <= {200, 401}, refresher.statuses
+    assert_all_dead(base, refresher.pairs)
+    assert call(base, "POST", "/api/auth/refresh", token=changed.body["refresh_token"]).status == 200

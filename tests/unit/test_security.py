@@ -509,3 +509,15 @@ def test_the_cache_is_bounded(codec):
         codec.decode(token, expected_type="access")
     assert len(codec.verified._entries) == codec.verified.size
     assert tokens[0] not in codec.verified._entries and tokens[-1] in codec.verified._entries
+
+
+def test_a_token_tried_as_the_wrong_type_first_is_verified_once(codec, monkeypatch):
+    """Introspection without a hint tries access, then refresh: one signature check, not two."""
+    calls = []
+    real = jwt.api_jwt.decode_complete
+    monkeypatch.setattr(jwt.api_jwt, "decode_complete", lambda *a, **k: calls.append(1) or real(*a, **k))
+    issued = codec.encode(subject="1", token_type="refresh", session_id="s", now=utcnow())
+    with pytest.raises(TokenInvalid):
+        codec.decode(issued.token, expected_type="access")
+    assert codec.decode(issued.token, expected_type="refresh")["type"] == "refresh"
+    assert len(calls) == 1

@@ -92,16 +92,8 @@ class Budgets:
         success = (
             [_Unit(item, ("signed-in", account)) for item in self.succeeded_per_account] if sign_in else []
         )
-        self._take(failure + success)
-        try:
+        with self._settled(failure, success, refused=InvalidCredentials):
             yield
-        except InvalidCredentials:
-            self._give_back(success)
-            raise
-        except BaseException:
-            self._give_back(failure + success)
-            raise
-        self._give_back(failure)
 
     @contextmanager
     def client_attempt(self) -> Iterator[None]:
@@ -116,13 +108,24 @@ class Budgets:
             yield
             return
         failure = [_Unit(item, ("failed-ip", client_key())) for item in self.failed_per_ip]
-        self._take(failure)
+        with self._settled(failure, [], refused=InvalidClient):
+            yield
+
+    @contextmanager
+    def _settled(
+        self, failure: list[_Unit], success: list[_Unit], *, refused: type[Exception]
+    ) -> Iterator[None]:
+        """Take every unit before the check runs, then give back what its outcome did not spend:
+        ``refused`` keeps the failure units, success keeps the success units, anything else
+        (a 503, a bug) keeps none."""
+        self._take(failure + success)
         try:
             yield
-        except InvalidClient:
+        except refused:
+            self._give_back(success)
             raise
         except BaseException:
-            self._give_back(failure)
+            self._give_back(failure + success)
             raise
         self._give_back(failure)
 

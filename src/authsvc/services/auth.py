@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from hmac import compare_digest
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Engine, bindparam, literal, update
+from sqlalchemy import Connection, Engine, bindparam, literal, update
 from sqlalchemy import select as core_select
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col
 
 from authsvc import rawsql
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.domain import USERNAME_MAX
 from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInvalid
-from authsvc.models import AuthSession, BlockKind, TokenBlocklist, User, UTCDateTime, utcnow
+from authsvc.models import AuthSession, BlockKind, User, UTCDateTime, utcnow
 from authsvc.security import CREDENTIALS_CLAIM, PasswordHasher, TokenCodec, expiry_of
 from authsvc.services import blocklist, sessions
 from authsvc.services.queries import USER_COLUMNS, UserView
@@ -112,16 +112,12 @@ def verify_access(*, engine: Engine, codec: TokenCodec, token: str) -> Identity:
 # Built once: the user's columns, credentials version, and a count of blocklist rows matching the
 # token's jti or sid (two primary-key probes), in one statement compiled for each dialect at import.
 # SQLAlchemy sets __table__ on each table class at runtime; SQLModel's types do not declare it.
-_blocklist = TokenBlocklist.__table__  # type: ignore[attr-defined]
 _IDENTITY = rawsql.compile_for_each(
     lambda dialect: core_select(  # Core's select: sqlmodel's is typed for up to four columns
         *USER_COLUMNS[:-1],
         rawsql.utc_text(USER_COLUMNS[-1], dialect),
         User.__table__.c.credentials_version,  # type: ignore[attr-defined]
-        select(func.count())
-        .select_from(_blocklist)
-        .where(_blocklist.c.jti.in_([bindparam("jti"), bindparam("sid")]))
-        .scalar_subquery(),
+        blocklist.matches("jti", "sid"),
     ).where(USER_COLUMNS[0] == bindparam("user_id"))
 )
 
@@ -147,14 +143,13 @@ def refresh(
     jti, sid, user_id = claims["jti"], claims["sid"], int(claims["sub"])
     if csrf is not None and not compare_digest(csrf, codec.csrf_for(jti)):
         raise Forbidden("CSRF token does not belong to this refresh token.")
-    state = session.connection().execute(_REFRESH_STATE, {"user_id": user_id, "sid": sid, "jti": jti}).one()
-    owner, is_active, version, session_blocked, token_blocked = state
-    if session_blocked:
+    state = refresh_state(session.connection(), claims)
+    if state.session_blocked:
         audit("refresh", outcome="revoked_session", user_id=user_id, session_id=sid, client=client)
         raise TokenInvalid()
-    if not is_active or version != claims[CREDENTIALS_CLAIM] or owner != user_id:
+    if not state.is_active or state.version != claims[CREDENTIALS_CLAIM] or state.owner != user_id:
         raise TokenInvalid()  # a deleted user or session reads as NULL: the outer joins found no row
-    if token_blocked or not _spend(session, codec=codec, claims=claims):
+    if state.token_blocked or not _spend(session, codec=codec, claims=claims):
         row = session.get(AuthSession, sid)
         if row is None:  # pruned or deleted since the read above
             raise TokenInvalid()
@@ -162,7 +157,7 @@ def refresh(
             session, codec=codec, row=row, jti=jti, reuse_interval=reuse_interval, now=now, client=client
         )
     pair = sessions.mint_pair(
-        codec=codec, user_id=user_id, session_id=sid, now=now, credentials_version=version
+        codec=codec, user_id=user_id, session_id=sid, now=now, credentials_version=claims[CREDENTIALS_CLAIM]
     )
     rotation = {
         "sid": sid,
@@ -178,13 +173,26 @@ def refresh(
     return pair
 
 
-def _blocked(key: str) -> Any:
-    return (
-        select(func.count())
-        .select_from(_blocklist)
-        .where(_blocklist.c.jti == bindparam(key))
-        .scalar_subquery()
-    )
+class RefreshState(NamedTuple):
+    """What a refresh token's liveness depends on, read in one statement: by ``refresh`` before it
+    spends the token, and by introspection, which spends nothing. NULLs where the user or the
+    session row is missing."""
+
+    owner: int | None  # the session's user
+    is_active: bool | None
+    version: int | None  # the user's credentials version
+    username: str | None
+    role: str | None
+    current_refresh_jti: str | None
+    revoked_at: datetime | None
+    session_blocked: int
+    token_blocked: int
+
+
+def refresh_state(connection: Connection, claims: dict[str, Any]) -> RefreshState:
+    """The state of a decoded refresh token's session and user, as one read on ``connection``."""
+    params = {"user_id": int(claims["sub"]), "sid": claims["sid"], "jti": claims["jti"]}
+    return RefreshState(*connection.execute(_REFRESH_STATE, params).one())
 
 
 # Everything a refresh checks, in one statement instead of three: who owns the session, the
@@ -197,8 +205,12 @@ _REFRESH_STATE = (
         _sessions.c.user_id,
         col(User.is_active),
         col(User.credentials_version),
-        _blocked("sid"),
-        _blocked("jti"),
+        col(User.username),
+        col(User.role),
+        _sessions.c.refresh_jti,
+        _sessions.c.revoked_at,
+        blocklist.matches("sid"),
+        blocklist.matches("jti"),
     )
     .select_from(_one)
     .outerjoin(User, col(User.id) == bindparam("user_id"))

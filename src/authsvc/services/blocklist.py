@@ -6,12 +6,24 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import ScalarSelect, bindparam, func
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from authsvc.models import BlockKind, TokenBlocklist, UTCDateTime
+
+# SQLAlchemy sets __table__ on each table class at runtime; SQLModel's types do not declare it.
+_blocklist = TokenBlocklist.__table__  # type: ignore[attr-defined]
+
+
+def matches(*names: str) -> ScalarSelect[int]:
+    """How many of the ids bound to the parameters ``names`` are blocked: a scalar subquery of
+    primary-key probes, for the statements that check revocation in the same read as the rest."""
+    ids: list[Any] = [bindparam(name) for name in names]
+    where = _blocklist.c.jti == ids[0] if len(ids) == 1 else _blocklist.c.jti.in_(ids)
+    return core_select(func.count()).select_from(_blocklist).where(where).scalar_subquery()
 
 
 def _block_statement(insert: Any) -> Any:

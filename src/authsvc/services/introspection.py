@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func
-from sqlalchemy import select as core_select
+from sqlalchemy import Engine
 
 from authsvc.db import read_connection
 from authsvc.exceptions import TokenInvalid
-from authsvc.models import AuthSession, TokenBlocklist, User
 from authsvc.schemas import is_text
 from authsvc.security import CREDENTIALS_CLAIM, MAX_TOKEN_LENGTH, TokenCodec, TokenType
 from authsvc.services import auth
@@ -84,42 +82,17 @@ def _live_refresh(engine: Engine, *, codec: TokenCodec, token: str) -> LiveToken
     nor its session's is in the blocklist; the user is active under the same credentials version.
     """
     claims = codec.decode(token, expected_type="refresh")
-    params = {"sid": claims["sid"], "jti": claims["jti"]}
     with read_connection(engine) as connection:  # reads only: no transaction to open or end
-        row = connection.execute(_REFRESH_STATE, params).first()
-    if row is None:
-        raise TokenInvalid()
-    username, role, is_active, version, owner, current_jti, revoked_at, blocked = row
+        state = auth.refresh_state(connection, claims)
     if (
-        blocked
-        or revoked_at is not None
-        or owner != int(claims["sub"])
-        or current_jti != claims["jti"]
-        or not is_active
-        or version != claims[CREDENTIALS_CLAIM]
+        state.session_blocked
+        or state.token_blocked
+        or state.revoked_at is not None
+        or state.owner != int(claims["sub"])
+        or state.current_refresh_jti != claims["jti"]
+        or not state.is_active
+        or state.version != claims[CREDENTIALS_CLAIM]
     ):
         raise TokenInvalid()
-    return LiveToken("refresh", username, role, claims)
-
-
-# SQLAlchemy sets __table__ on each table class at runtime; SQLModel's types do not declare it.
-_users = User.__table__  # type: ignore[attr-defined]
-_sessions = AuthSession.__table__  # type: ignore[attr-defined]
-_blocklist = TokenBlocklist.__table__  # type: ignore[attr-defined]
-_REFRESH_STATE = (
-    core_select(
-        _users.c.username,
-        _users.c.role,
-        _users.c.is_active,
-        _users.c.credentials_version,
-        _sessions.c.user_id,
-        _sessions.c.refresh_jti,
-        _sessions.c.revoked_at,
-        core_select(func.count())
-        .select_from(_blocklist)
-        .where(_blocklist.c.jti.in_([bindparam("jti"), bindparam("sid")]))
-        .scalar_subquery(),
-    )
-    .select_from(_sessions.join(_users, _users.c.id == _sessions.c.user_id))
-    .where(_sessions.c.id == bindparam("sid"))
-)
+    assert state.username is not None and state.role is not None  # the user row was found
+    return LiveToken("refresh", state.username, state.role, claims)

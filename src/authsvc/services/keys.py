@@ -18,11 +18,10 @@ from sqlmodel import Session, col, select
 
 from authsvc.config import Settings
 from authsvc.db import lock_for_write
+from authsvc.domain import KEY_STATE_ORDER, KeyState
 from authsvc.keyring import Loader, StoredKey
 from authsvc.keys import HS256, KeySealer, generate, public_jwk
-from authsvc.models import KeyState, SigningKey, utcnow
-
-STATE_ORDER: dict[str, int] = {KeyState.CURRENT: 0, KeyState.NEXT: 1, KeyState.RETIRED: 2}
+from authsvc.models import SigningKey, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +113,7 @@ def prune(*, session: Session, horizon: timedelta, now: datetime | None = None) 
 def list_keys(*, session: Session) -> list[SigningKey]:
     """Every stored key, current first, then next, then retired (newest first). Opens nothing."""
     rows = session.exec(select(SigningKey)).all()
-    return sorted(rows, key=lambda r: (STATE_ORDER.get(r.state, 3), -r.created_at.timestamp()))
+    return sorted(rows, key=lambda r: (KEY_STATE_ORDER.get(r.state, 3), -r.created_at.timestamp()))
 
 
 def loader(engine: Engine, *, sealer: KeySealer, algorithm: str) -> Loader:
