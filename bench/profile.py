@@ -9,6 +9,7 @@ without a profiler, then a pyinstrument profile of the same loop.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -42,6 +43,8 @@ def build() -> Flask:
         secret_key="profile-flask-secret-0123456789abcdef012",
         bcrypt_rounds=4,
         ratelimit_enabled=False,
+        # BENCH_JWT_ALGORITHM=ES256 (or EdDSA, RS256) profiles the same request under stored keys.
+        jwt_algorithm=os.environ.get("BENCH_JWT_ALGORITHM", "HS256"),
     )
     app = create_app(settings)
     engine = get_engine(app)
