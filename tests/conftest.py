@@ -60,6 +60,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "secret_key": "nB4vX9qLp2ZkR7mWc5TsJ8yHf3GdE1aU6oKi0zQe",
         "bcrypt_rounds": 4,
         "ratelimit_enabled": False,  # throttling has its own tests; elsewhere it would only add noise
+        "mail_send_in_background": False,  # tests deliver the outbox themselves (or ask for the sender)
     }
     values.update(overrides)
     return Settings(**values)

@@ -141,7 +141,9 @@ class RefreshIn(_Body):
     refresh: StrictStr
 
 
-class UserOut(BaseModel):
+class ListedUser(BaseModel):
+    """A user record as section 1's ``GET /list/`` shows it to an admin: exactly these six keys."""
+
     model_config = ConfigDict(
         from_attributes=True,
         json_schema_extra={
@@ -164,6 +166,28 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
+class UserOut(ListedUser):
+    """A user record of section 2 (whoami, registration, /api/users): the listed keys, and whether
+    the address was proven."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 1,
+                "username": "ada",
+                "email": "ada@example.com",
+                "role": "user",
+                "is_active": True,
+                "created_at": "2026-12-01T09:30:00Z",
+                "email_verified": True,
+            }
+        },
+    )
+
+    email_verified: bool
+
+
 class UserPublic(BaseModel):
     """The part of a user record that /list/ shows a non-admin: no email, no role, no state."""
 
@@ -174,7 +198,7 @@ class UserPublic(BaseModel):
     created_at: datetime
 
 
-class UserList(RootModel[list[UserOut] | list[UserPublic]]):
+class UserList(RootModel[list[ListedUser] | list[UserPublic]]):
     """The /list/ body: a bare JSON array of whole records for an admin, their public part for others."""
 
 
@@ -258,6 +282,8 @@ class UserUpdate(_Body):
     role: Literal["user", "admin"] | None = None
     is_active: Annotated[bool, Field(strict=True)] | None = None
     email: Email | None = None
+    # A changed email is unverified unless this says otherwise in the same request.
+    email_verified: Annotated[bool, Field(strict=True)] | None = None
 
 
 class PasswordChange(_Body):
@@ -431,3 +457,51 @@ class Discovery(BaseModel):
     introspection_endpoint_auth_methods_supported: list[str]
     subject_types_supported: list[str]
     service_documentation: str
+
+
+# Email: recovery and verification (API.md section 6). A token of the wrong shape is the service's
+# 400 invalid_link, like any other bad token; only absurd sizes are refused as validation errors.
+LinkToken = Annotated[str, Field(strict=True, max_length=256)]
+
+
+class ForgotIn(_Body):
+    model_config = _example(email="ada@example.com")
+
+    email: Email
+
+
+class ResetIn(_Body):
+    model_config = _example(token="<the token from the #reset= link>", new_password="a-new-long-passphrase-7")
+
+    token: LinkToken
+    new_password: NewPassword
+
+
+class LinkIn(_Body):
+    model_config = _example(token="<the token from the link>")
+
+    token: LinkToken
+
+
+class ResendIn(_Body):
+    """Without an access token, the address to send a new verification link to."""
+
+    model_config = _example(email="ada@example.com")
+
+    email: Email | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_body_is_empty(cls, data: object) -> object:
+        return {} if data is None else data
+
+
+class EmailChangeIn(_Body):
+    model_config = _example(new_email="ada@new.example.com", current_password="correct-horse-battery")
+
+    new_email: Email
+    current_password: StrictStr
+
+
+class MessageOut(BaseModel):
+    message: str
