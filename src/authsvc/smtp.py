@@ -171,6 +171,9 @@ def send(server: MailServer, message: EmailMessage, *, timeout: float) -> None:
         code, reply = next(iter(exc.recipients.values()), (None, b""))
         raise DeliveryFailed(_reply_reason(exc, code, reply), code) from exc
     except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError and timeouts are OSErrors
+        # smtplib drops the socket itself when the connection breaks (client.sock is None then);
+        # after a raw socket or TLS error the stream is in an unknown state, so no QUIT.
+        polite = isinstance(exc, smtplib.SMTPException)
         raise DeliveryFailed(_one_line(f"{type(exc).__name__}: {exc}")) from exc
     finally:
         if client is not None:
@@ -196,7 +199,7 @@ def _deliver(
             raise DeliveryFailed("refusing to send credentials unencrypted to a host that is not loopback")
         client.login(server.username, server.password or "")
     refused = client.send_message(message)
-    if refused:  # some recipients took it, some did not; report the first refusal
+    if refused:  # some took it, some did not: a retry may deliver twice (at least once, API.md 6)
         code, reply = next(iter(refused.values()))
         raise DeliveryFailed(_reply_reason(None, code, reply, prefix="recipient refused"), code)
 
