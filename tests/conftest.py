@@ -30,6 +30,8 @@ from authsvc.services import keys as services_keys
 from authsvc.services.health import head_revision
 from tests.helpers import PASSWORD, Api
 
+pytest_plugins = ["tests.mail_fixtures"]
+
 
 def _private_schema_url(url: str) -> str:
     """Give this test process its own PostgreSQL schema, so parallel runs never share tables."""
