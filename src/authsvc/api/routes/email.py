@@ -74,8 +74,8 @@ def forgot_password(body: ForgotIn) -> Response:
 def reset_password(body: ResetIn) -> Response:
     """Set a new password with a reset link's token.
 
-    Every session of the user is signed out. 400 invalid_link for a used, expired, voided or unknown token; a password the policy refuses
-    (400 validation_error) leaves the token usable.
+    Every session of the user is signed out. 400 invalid_link for a used, expired, voided or
+    unknown token; a password the policy refuses (400 validation_error) leaves the token usable.
     """
     recovery.reset_password(
         session=db(),
