@@ -78,8 +78,9 @@ def test_mail_send_delivers_the_outbox_once_and_backs_off_while_the_server_is_do
 
 
 def test_backoff_doubles_and_is_capped():
-    waits = [min(outbox.LAST_RETRY, outbox.FIRST_RETRY * 2 ** (attempt - 1)) for attempt in range(1, 12)]
+    waits = [outbox.retry_after(attempt) for attempt in range(1, 12)]
     assert waits[:4] == [2.0, 4.0, 8.0, 16.0] and waits[-1] == outbox.LAST_RETRY
+    assert outbox.retry_after(1, permanent=True) == outbox.LAST_RETRY  # a 5xx: the server would say it again
 
 
 def test_a_row_another_sender_holds_is_left_alone_until_its_lease_ends(make_app, smtp_sink):

@@ -118,6 +118,15 @@ def _claim(engine: Engine, *, now: datetime) -> list[tuple[str, int]]:
     return claimed
 
 
+def retry_after(attempts: int, *, permanent: bool = False) -> float:
+    """Seconds before the next attempt: doubling from FIRST_RETRY up to LAST_RETRY, and LAST_RETRY at
+    once after a 5xx reply, which the server would likely give again. Never given up: a message is
+    only ever deleted once a server took it."""
+    if permanent:
+        return LAST_RETRY
+    return min(LAST_RETRY, FIRST_RETRY * 2.0 ** (attempts - 1))
+
+
 def _unclaimed(now: datetime) -> Any:
     return (col(OutboxMessage.claimed_until).is_(None)) | (col(OutboxMessage.claimed_until) < now)
 
@@ -141,7 +150,7 @@ def _send_one(
         message = message_from_bytes(sealer.open(sealed, row_id), policy=policy.default)
         transport(message)
     except (DeliveryFailed, ValueError) as error:
-        wait = min(LAST_RETRY, FIRST_RETRY * 2 ** (attempts - 1))
+        wait = retry_after(attempts, permanent=isinstance(error, DeliveryFailed) and (error.code or 0) >= 500)
         reason = (
             str(error) if isinstance(error, DeliveryFailed) else "the message does not open with this secret"
         )
