@@ -293,18 +293,22 @@ class PasswordChange(_Body):
     new_password: NewPassword
 
 
-class AccountDeletion(_Body):
+class _OptionalBody(_Body):
+    """A body the client may leave out entirely: none reads as ``{}``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_body_is_empty(cls, data: object) -> object:
+        return {} if data is None else data
+
+
+class AccountDeletion(_OptionalBody):
     """Deleting one's own account asks for the password again: a stolen access token is not enough.
     An admin deleting someone else sends no body."""
 
     model_config = _example(current_password="correct-horse-battery")
 
     current_password: StrictStr | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_body_is_empty(cls, data: object) -> object:
-        return {} if data is None else data
 
 
 class LogoutQuery(QueryModel):
@@ -483,17 +487,12 @@ class LinkIn(_Body):
     token: LinkToken
 
 
-class ResendIn(_Body):
+class ResendIn(_OptionalBody):
     """Without an access token, the address to send a new verification link to."""
 
     model_config = _example(email="ada@example.com")
 
     email: Email | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_body_is_empty(cls, data: object) -> object:
-        return {} if data is None else data
 
 
 class EmailChangeIn(_Body):

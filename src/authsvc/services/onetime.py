@@ -15,8 +15,10 @@ from sqlmodel import Session, col, delete, select
 
 from authsvc.db import lock_for_write
 from authsvc.exceptions import InvalidLink
-from authsvc.models import OneTimeToken, Purpose, User
+from authsvc.messages import Kind, lifetime_words
+from authsvc.models import OneTimeToken, Purpose, User, utcnow
 from authsvc.security import ONE_TIME_TOKEN_LENGTH, new_one_time_token, one_time_hash
+from authsvc.services.outbox import Mailer
 
 
 def issue(
@@ -86,3 +88,22 @@ def prune(session: Session, *, now: datetime) -> int:
         )
     )
     return int(result.rowcount)
+
+
+def mail_link(
+    session: Session,
+    *,
+    mailer: Mailer,
+    kind: Kind,
+    purpose: Purpose,
+    user: User,
+    to: str,
+    lifetime: int,
+    **context: str,
+) -> None:
+    """Issue a token for ``purpose`` and queue the message carrying its link to ``to``, both in the
+    caller's transaction."""
+    assert user.id is not None
+    token = issue(session, user_id=user.id, purpose=purpose, email=to, lifetime=lifetime, now=utcnow())
+    words = lifetime_words(lifetime)
+    mailer.queue(session, kind, to=to, token=token, username=user.username, lifetime=words, **context)

@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.exceptions import InvalidLink
-from authsvc.messages import Kind, lifetime_words
+from authsvc.messages import Kind
 from authsvc.models import Purpose, User, utcnow
 from authsvc.security import PasswordHasher, TokenCodec
 from authsvc.services import onetime, sessions
@@ -32,17 +32,14 @@ def forgot_password(
         outcome = "no_account" if user is None or not user.is_active else "throttled"
         audit("password_forgot", outcome=outcome, user_id=user.id if user else None, client=client)
         return
-    assert user.id is not None
-    token = onetime.issue(
-        session, user_id=user.id, purpose=Purpose.RESET, email=user.email, lifetime=lifetime, now=utcnow()
-    )
-    mailer.queue(
+    onetime.mail_link(
         session,
-        Kind.RESET,
+        mailer=mailer,
+        kind=Kind.RESET,
+        purpose=Purpose.RESET,
+        user=user,
         to=user.email,
-        token=token,
-        username=user.username,
-        lifetime=lifetime_words(lifetime),
+        lifetime=lifetime,
     )
     session.commit()
     audit("password_forgot", outcome="sent", user_id=user.id, client=client)

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.exceptions import EmailTaken, InvalidCredentials, InvalidInput, InvalidLink
-from authsvc.messages import Kind, lifetime_words
+from authsvc.messages import Kind
 from authsvc.models import Purpose, User, utcnow
 from authsvc.security import PasswordHasher
 from authsvc.services import onetime
@@ -20,18 +20,16 @@ from authsvc.services.users import ensure_email_free, get_user
 
 def queue_verification(session: Session, *, mailer: Mailer, user: User, lifetime: int) -> None:
     """Add a verification link for the user's current address to the caller's transaction."""
-    assert user.id is not None and user.email is not None
-    token = onetime.issue(
-        session, user_id=user.id, purpose=Purpose.VERIFY, email=user.email, lifetime=lifetime, now=utcnow()
-    )
-    mailer.queue(
+    assert user.email is not None
+    onetime.mail_link(
         session,
-        Kind.VERIFY,
+        mailer=mailer,
+        kind=Kind.VERIFY,
+        purpose=Purpose.VERIFY,
+        user=user,
         to=user.email,
-        token=token,
-        username=user.username,
+        lifetime=lifetime,
         email=user.email,
-        lifetime=lifetime_words(lifetime),
     )
 
 
@@ -103,23 +101,15 @@ def request_email_change(
     if new_email == user.email:
         raise InvalidInput("The new address is the current one.", field="new_email")
     ensure_email_free(session, new_email)
-    token = onetime.issue(
+    onetime.mail_link(
         session,
-        user_id=user_id,
+        mailer=mailer,
+        kind=Kind.EMAIL_CHANGE,
         purpose=Purpose.EMAIL_CHANGE,
-        email=new_email,
-        lifetime=lifetime,
-        now=utcnow(),
-    )
-    words = lifetime_words(lifetime)
-    mailer.queue(
-        session,
-        Kind.EMAIL_CHANGE,
+        user=user,
         to=new_email,
-        token=token,
-        username=user.username,
+        lifetime=lifetime,
         email=new_email,
-        lifetime=words,
     )
     if user.email is not None:
         mailer.queue(
