@@ -141,21 +141,22 @@ class RefreshIn(_Body):
     refresh: StrictStr
 
 
+USER_EXAMPLE: dict[str, object] = {
+    "id": 1,
+    "username": "ada",
+    "email": "ada@example.com",
+    "role": "user",
+    "is_active": True,
+    "created_at": "2026-12-01T09:30:00Z",
+}
+
+
 class ListedUser(BaseModel):
     """A user record as section 1's ``GET /list/`` shows it to an admin: exactly these six keys."""
 
     model_config = ConfigDict(
         from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 1,
-                "username": "ada",
-                "email": "ada@example.com",
-                "role": "user",
-                "is_active": True,
-                "created_at": "2026-12-01T09:30:00Z",
-            }
-        },
+        json_schema_extra={"example": USER_EXAMPLE},
     )
 
     id: int
@@ -172,17 +173,7 @@ class UserOut(ListedUser):
 
     model_config = ConfigDict(
         from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 1,
-                "username": "ada",
-                "email": "ada@example.com",
-                "role": "user",
-                "is_active": True,
-                "created_at": "2026-12-01T09:30:00Z",
-                "email_verified": True,
-            }
-        },
+        json_schema_extra={"example": {**USER_EXAMPLE, "email_verified": True}},
     )
 
     email_verified: bool
