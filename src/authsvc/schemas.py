@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from authsvc.domain import USERNAME_MAX, normalize_username
@@ -141,7 +142,7 @@ class RefreshIn(_Body):
     refresh: StrictStr
 
 
-USER_EXAMPLE: dict[str, object] = {
+USER_EXAMPLE: JsonDict = {
     "id": 1,
     "username": "ada",
     "email": "ada@example.com",
