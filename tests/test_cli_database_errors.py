@@ -48,6 +48,7 @@ EVERY_COMMAND = {
     "clients list": ["clients", "list"],
     "clients delete": ["clients", "delete", "billing-api"],
     "mail send": ["mail", "send"],
+    "reset-mfa": ["reset-mfa", "alice"],
 }
 # flask-openapi3's own, and the test message (sent straight through FLASK_MAIL_URL): no connection.
 NOT_DATABASE = {"openapi", "mail test"}

@@ -40,7 +40,7 @@ def test_autogenerate_finds_nothing_to_change(engine):
 def test_upgrade_is_idempotent_and_reaches_head(engine):
     migrate.upgrade(engine)
     migrate.upgrade(engine)
-    assert current_revision(engine) == "0007"
+    assert current_revision(engine) == "0008"
     assert {
         "user",
         "token_blocklist",
@@ -50,6 +50,9 @@ def test_upgrade_is_idempotent_and_reaches_head(engine):
         "service_client",
         "one_time_token",
         "outbox",
+        "mfa_totp",
+        "mfa_recovery_code",
+        "mfa_challenge",
     } <= set(inspect(engine).get_table_names())
 
 

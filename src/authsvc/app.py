@@ -14,13 +14,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from authsvc import audit, cli, cli_group, cli_keys, cli_mail, db, extensions, mail, migrate
+from authsvc import audit, cli, cli_group, cli_keys, cli_mail, cli_mfa, db, extensions, mail, migrate
 from authsvc.api import attempts, cors, errors, gate, headers, limits
 from authsvc.api.routes import auth as auth_api
 from authsvc.api.routes import compat, demo, docs, introspect
 from authsvc.api.routes import email as email_api
 from authsvc.api.routes import keys as keys_api
 from authsvc.api.routes import meta as meta_api
+from authsvc.api.routes import mfa as mfa_api
 from authsvc.api.routes import users as users_api
 from authsvc.config import CONFIG_ERROR_STATUS, VERSION, ConfigError, Settings, report_config_error
 from authsvc.keys import KeySealer
@@ -157,7 +158,16 @@ def prepare_keys(app: OpenAPI) -> None:
 
 
 def register_blueprints(app: OpenAPI) -> None:
-    blueprints = (meta_api.bp, compat.bp, auth_api.bp, email_api.bp, introspect.bp, users_api.bp, keys_api.bp)
+    blueprints = (
+        meta_api.bp,
+        compat.bp,
+        auth_api.bp,
+        email_api.bp,
+        mfa_api.bp,
+        introspect.bp,
+        users_api.bp,
+        keys_api.bp,
+    )
     for blueprint in blueprints:
         app.register_api(blueprint)
     app.register_blueprint(docs.bp)
@@ -175,4 +185,5 @@ def register_commands(app: OpenAPI) -> None:
     cli.init_app(app)
     cli_keys.init_app(app)
     cli_mail.init_app(app)
+    cli_mfa.init_app(app)
     migrate.init_app(app)

@@ -111,3 +111,32 @@ class EmailNotVerified(AuthError):
 
     code = "email_not_verified"
     detail = "Verify your email address first: follow the link we sent, or ask for a new one."
+
+
+class InvalidCode(InvalidCredentials):
+    """A second-factor code that is wrong, used, or of a step already used. A kind of wrong
+    credentials: the failed sign-in budgets keep it spent, as they keep a wrong password."""
+
+    code = "invalid_code"
+    detail = "That code is not valid."
+
+
+class Aal2Required(AuthError):
+    """The change needs a session signed in with the second factor (``aal`` 2)."""
+
+    code = "aal2_required"
+    detail = "Sign in with your second factor to do this."
+
+
+class MfaState(AuthError):
+    """Enrolling while a second factor is on, or confirming or removing one that is not there."""
+
+    code = "mfa_state"
+    detail = "The second factor is not in a state that allows this."
+
+
+class MfaRequired(AuthError):
+    """The password was right, and a second factor must follow (where none can: ``/token/``)."""
+
+    code = "mfa_required"
+    detail = "A second factor is required."

@@ -13,10 +13,12 @@ from flask import Flask, current_app
 from authsvc.config import Settings
 from authsvc.keyring import Loader
 from authsvc.security import PasswordHasher, TokenCodec
+from authsvc.services.mfa import MfaSecrets
 
 HASHER = "authsvc.hasher"
 CODEC = "authsvc.codec"
 SETTINGS = "authsvc.settings"
+MFA = "authsvc.mfa"
 
 
 def init_app(app: Flask, settings: Settings, key_loader: Loader | None = None) -> None:
@@ -24,6 +26,7 @@ def init_app(app: Flask, settings: Settings, key_loader: Loader | None = None) -
     app.extensions[SETTINGS] = settings
     app.extensions[HASHER] = PasswordHasher(settings.bcrypt_rounds)
     app.extensions[CODEC] = TokenCodec.from_settings(settings, key_loader)
+    app.extensions[MFA] = MfaSecrets.from_secret(settings.secret_key)
 
 
 def get_hasher() -> PasswordHasher:
@@ -32,6 +35,10 @@ def get_hasher() -> PasswordHasher:
 
 def get_codec(app: Flask | None = None) -> TokenCodec:
     return cast(TokenCodec, (app or current_app).extensions[CODEC])
+
+
+def get_mfa_keys() -> MfaSecrets:
+    return cast(MfaSecrets, current_app.extensions[MFA])
 
 
 def get_settings() -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Text, TypeDecorator, true
+from sqlalchemy import BigInteger, DateTime, Text, TypeDecorator, false, true
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -60,6 +60,9 @@ class User(SQLModel, table=True):
     # Proven to reach its owner (a verification, reset or email-change link was followed). Users made
     # by an operator or an admin, and those from before email existed, count as verified.
     email_verified: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    # A confirmed second factor is on (``TotpFactor``): sign-in then asks for a code. Kept here, not
+    # derived, so that user records and the token check read it with the user's row.
+    mfa_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class BlockKind(StrEnum):
@@ -210,3 +213,49 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = Field(default=0)
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=200)
+
+
+class TotpFactor(SQLModel, table=True):
+    """A user's TOTP secret (RFC 6238), sealed like the signing keys (``sealing.Sealer``, the user id
+    as associated data). Pending until a first code confirms it.
+
+    ``last_step`` is the newest time step a code was accepted for: a code of it or any earlier step
+    is refused, so a code works once, and of two requests racing with one code exactly one wins
+    (a conditional update).
+    """
+
+    __tablename__ = "mfa_totp"
+
+    user_id: int = Field(primary_key=True, foreign_key="user.id", ondelete="CASCADE")
+    secret: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_step: int = Field(default=0, sa_type=BigInteger)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One of a user's ten single-use recovery codes, kept only as an HMAC under a key derived from
+    FLASK_SECRET_KEY: a code has 50 random bits, too few to leave to a plain hash in a stolen table."""
+
+    __tablename__ = "mfa_recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MfaChallenge(SQLModel, table=True):
+    """A sign-in whose password was right, waiting for its second factor: what an ``mfa_token``
+    names (kept as its SHA-256). Spent by the code that completes it, or voided after five wrong ones."""
+
+    __tablename__ = "mfa_challenge"
+
+    id: str = Field(primary_key=True, max_length=64)  # the mfa_token's SHA-256
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    failures: int = Field(default=0)
+    cookie: bool = Field(default=False)  # the login asked for cookie mode
+    credentials_version: int = Field(default=0)
+    spent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

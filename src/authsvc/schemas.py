@@ -174,10 +174,11 @@ class UserOut(ListedUser):
 
     model_config = ConfigDict(
         from_attributes=True,
-        json_schema_extra={"example": {**USER_EXAMPLE, "email_verified": True}},
+        json_schema_extra={"example": {**USER_EXAMPLE, "email_verified": True, "mfa_enabled": False}},
     )
 
     email_verified: bool
+    mfa_enabled: bool
 
 
 class UserPublic(BaseModel):
@@ -496,3 +497,54 @@ class EmailChangeIn(_Body):
 
 class MessageOut(BaseModel):
     message: str
+
+
+# The second factor (API.md section 7). Codes are short strings; anything absurd is a validation error,
+# anything else that is no valid code the service's 401 invalid_code.
+Code = Annotated[str, Field(strict=True, min_length=1, max_length=64)]
+
+
+class MfaPendingOut(BaseModel):
+    """The login answer for a user with a second factor: no tokens yet."""
+
+    model_config = _example(mfa_required=True, mfa_token="<opaque>", methods=["totp", "recovery_code"])
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    methods: list[str]
+
+
+class LoginAnswer(RootModel[LoginOut | MfaPendingOut]):
+    """The login answer: tokens, or for a user with a second factor the ``mfa_token`` that
+    ``POST /api/auth/mfa/verify`` takes with a code."""
+
+
+class MfaVerifyIn(_Body):
+    model_config = _example(mfa_token="<from the login answer>", code="123456")
+
+    mfa_token: Annotated[str, Field(strict=True, min_length=1, max_length=256)]
+    code: Code
+
+
+class CurrentPassword(_Body):
+    model_config = _example(current_password="correct-horse-battery")
+
+    current_password: StrictStr
+
+
+class CodeIn(_Body):
+    """A code of the second factor: six digits from the authenticator, or a recovery code."""
+
+    model_config = _example(code="123456")
+
+    code: Code
+
+
+class EnrolmentOut(BaseModel):
+    secret: str = Field(description="The TOTP secret (base32), for typing into an authenticator app")
+    otpauth_uri: str
+    qr_svg: str = Field(description="The otpauth URI as an inline SVG QR code")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Ten single-use codes, shown this once: store them safely")

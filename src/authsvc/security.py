@@ -23,7 +23,7 @@ import jwt
 from passlib.context import CryptContext
 
 from authsvc.config import Settings
-from authsvc.domain import MAX_ID
+from authsvc.domain import MAX_ID, PASSWORD, Level
 from authsvc.exceptions import TokenInvalid
 from authsvc.keyring import Key, KeyRing, Loader
 
@@ -209,6 +209,7 @@ class TokenCodec:
         now: datetime,
         jti: str | None = None,
         credentials_version: int = 0,
+        level: Level = PASSWORD,
     ) -> IssuedToken:
         lifetime = self.access_lifetime if token_type == "access" else self.refresh_lifetime
         jti = jti or uuid.uuid4().hex
@@ -225,6 +226,8 @@ class TokenCodec:
             "iss": self.issuer,
             "aud": self.audience,
             CREDENTIALS_CLAIM: credentials_version,
+            "amr": list(level.amr),
+            "aal": level.aal,
         }
         signer = self.ring.signer()
         headers = {**TOKEN_HEADER, "kid": signer.kid}

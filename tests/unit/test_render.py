@@ -34,7 +34,7 @@ def test_user_record_matches_user_out(created_at, email):
     orm = User(id=7, username="ädmin", username_key="ädmin", email=email, password_hash="x", role="admin",
                is_active=False, created_at=created_at)  # fmt: skip
     assert user_record(orm) == UserOut.model_validate(orm).model_dump(mode="json")
-    assert list(user_record(orm)) == [*ListedUser.model_fields, "email_verified"]
+    assert list(user_record(orm)) == [*ListedUser.model_fields, "email_verified", "mfa_enabled"]
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,8 @@ DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
     exc.TokenInvalid: 401,
     exc.Forbidden: 403,
     exc.EmailNotVerified: 403,
+    exc.Aal2Required: 403,
+    exc.MfaState: 409,
     exc.InvalidLink: 400,
     exc.RegistrationClosed: 403,
     exc.NotFound: 404,

@@ -38,7 +38,11 @@ def token_response(payload: Any, status: int = 200) -> Response:
 
 def user_record(user: User | UserView) -> dict[str, Any]:
     """A section 2 user record, exactly as ``UserOut`` would serialise it (a test holds the two equal)."""
-    return {**listed_record(user), "email_verified": bool(user.email_verified)}
+    return {
+        **listed_record(user),
+        "email_verified": bool(user.email_verified),
+        "mfa_enabled": bool(user.mfa_enabled),
+    }
 
 
 def listed_record(user: User | UserView) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from sqlmodel import Session, col, select
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.db import lock_for_write
-from authsvc.exceptions import EmailTaken, InvalidCredentials, LastAdmin
+from authsvc.domain import PASSWORD, Level, needs_step_up
+from authsvc.exceptions import Aal2Required, EmailTaken, InvalidCredentials, LastAdmin
 from authsvc.messages import Kind
 from authsvc.models import Purpose, Role, User
 from authsvc.security import PasswordHasher, TokenCodec
@@ -32,14 +33,19 @@ def change_password(
     new_password: str,
     min_score: int = DEFAULT_MIN_SCORE,
     mailer: Mailer | None = None,
+    level: Level = PASSWORD,
     client: ClientInfo = NO_CLIENT,
 ) -> TokenPair:
     """Set a new password, sign out every session (the caller's too) and start a fresh one.
 
     Outstanding reset links stop working, and the address (when there is one and a ``mailer``) is
-    told: a notice is what lets a user whose session was stolen notice the takeover.
+    told: a notice is what lets a user whose session was stolen notice the takeover. ``level`` is
+    the caller's session's: a user with a second factor needs ``aal`` 2 (``Aal2Required``), and the
+    new session keeps that level.
     """
     user = get_user(session, user_id)
+    if needs_step_up(mfa_enabled=user.mfa_enabled, aal=level.aal):
+        raise Aal2Required()
     if not hasher.verify(current_password, user.password_hash):
         audit("password_change", outcome="failure", user_id=user.id, client=client)
         raise InvalidCredentials("Current password is incorrect.")
@@ -52,7 +58,7 @@ def change_password(
     onetime.void(session, user_id=user_id, purposes=(Purpose.RESET,))
     if mailer is not None and user.email is not None:
         mailer.queue(session, Kind.PASSWORD_CHANGED, to=user.email, username=user.username)
-    pair = sessions.start(session=session, codec=codec, user=user, client=client)
+    pair = sessions.start(session=session, codec=codec, user=user, client=client, level=level)
     session.commit()
     audit("password_change", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
     return pair

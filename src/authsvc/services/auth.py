@@ -13,11 +13,18 @@ from sqlmodel import Session, col
 
 from authsvc import rawsql
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
-from authsvc.domain import USERNAME_MAX
-from authsvc.exceptions import EmailNotVerified, Forbidden, InvalidCredentials, NotFound, TokenInvalid
+from authsvc.domain import USERNAME_MAX, Level, level_of
+from authsvc.exceptions import (
+    EmailNotVerified,
+    Forbidden,
+    InvalidCredentials,
+    MfaRequired,
+    NotFound,
+    TokenInvalid,
+)
 from authsvc.models import AuthSession, BlockKind, User, UTCDateTime, utcnow
 from authsvc.security import CREDENTIALS_CLAIM, PasswordHasher, TokenCodec, expiry_of
-from authsvc.services import blocklist, sessions
+from authsvc.services import blocklist, mfa, sessions
 from authsvc.services.queries import USER_COLUMNS, UserView
 from authsvc.services.sessions import TokenPair
 from authsvc.services.users import find_by_username
@@ -64,20 +71,34 @@ def sign_in(
     password: str,
     max_sessions: int | None = None,
     require_verified: bool = False,
+    cookie: bool = False,
+    second_factor: bool = True,
     client: ClientInfo = NO_CLIENT,
-) -> TokenPair:
+) -> TokenPair | mfa.MfaPending:
     """Check credentials and start a new session: one transaction, committed once.
 
     ``InvalidCredentials`` also when the password or the account changed while the hash was being
     checked: the session is only written under the credentials version that was verified.
     ``require_verified`` (FLASK_EMAIL_VERIFICATION=required): ``EmailNotVerified`` for a user whose
     address was never proven, said only once the password was right.
+
+    A user with a second factor gets no session yet: an ``MfaPending`` whose token
+    ``mfa.complete_challenge`` takes with a code (``cookie`` is remembered for that answer). Where no
+    second step can follow (``second_factor=False``: ``/token/``), ``MfaRequired``.
     """
     user = authenticate(session=session, hasher=hasher, username=username, password=password, client=client)
     if require_verified and not user.email_verified:
         session.rollback()
         audit("sign_in", outcome="email_not_verified", user_id=user.id, client=client)
         raise EmailNotVerified()
+    if user.mfa_enabled:
+        session.rollback()
+        if not second_factor:
+            raise MfaRequired()
+        pending = mfa.start_challenge(session, user=user, cookie=cookie)
+        session.commit()
+        audit("sign_in", outcome="mfa_required", user_id=user.id, client=client)
+        return pending
     try:
         pair = sessions.start(
             session=session, codec=codec, user=user, client=client, max_sessions=max_sessions
@@ -109,8 +130,8 @@ def verify_access(*, engine: Engine, codec: TokenCodec, token: str) -> Identity:
         row = execute(params).fetchone()
     if row is None:
         raise TokenInvalid()
-    id_, username, email, role, is_active, created_at, version, revoked, verified = row
-    user = UserView(id_, username, email, role, bool(is_active), created_at, bool(verified))
+    id_, username, email, role, is_active, created_at, version, revoked, verified, mfa_on = row
+    user = UserView(id_, username, email, role, bool(is_active), created_at, bool(verified), bool(mfa_on))
     if revoked or not user.is_active or version != claims[CREDENTIALS_CLAIM]:
         raise TokenInvalid()
     return Identity(user=user, claims=claims)
@@ -126,6 +147,7 @@ _IDENTITY = rawsql.compile_for_each(
         User.__table__.c.credentials_version,  # type: ignore[attr-defined]
         blocklist.matches("jti", "sid"),
         User.__table__.c.email_verified,  # type: ignore[attr-defined]
+        User.__table__.c.mfa_enabled,  # type: ignore[attr-defined]
     ).where(USER_COLUMNS[0] == bindparam("user_id"))
 )
 
@@ -162,10 +184,22 @@ def refresh(
         if row is None:  # pruned or deleted since the read above
             raise TokenInvalid()
         return _reused(
-            session, codec=codec, row=row, jti=jti, reuse_interval=reuse_interval, now=now, client=client
+            session,
+            codec=codec,
+            row=row,
+            jti=jti,
+            level=level_of(claims),
+            reuse_interval=reuse_interval,
+            now=now,
+            client=client,
         )
     pair = sessions.mint_pair(
-        codec=codec, user_id=user_id, session_id=sid, now=now, credentials_version=claims[CREDENTIALS_CLAIM]
+        codec=codec,
+        user_id=user_id,
+        session_id=sid,
+        now=now,
+        credentials_version=claims[CREDENTIALS_CLAIM],
+        level=level_of(claims),  # a refresh keeps the level the session was signed in with
     )
     rotation = {
         "sid": sid,
@@ -262,6 +296,7 @@ def _reused(
     codec: TokenCodec,
     row: AuthSession,
     jti: str,
+    level: Level,
     reuse_interval: int,
     now: datetime,
     client: ClientInfo,
@@ -283,6 +318,7 @@ def _reused(
             credentials_version=row.credentials_version,
             access_jti=row.access_jti,
             refresh_jti=row.refresh_jti,
+            level=level,  # the spent token's session's: the very pair its sibling tab was given
         )
     sessions.revoke(session=session, codec=codec, session_ids=[row.id], user_id=row.user_id, now=now)
     session.commit()

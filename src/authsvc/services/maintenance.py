@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, or_
 
-from authsvc.models import AuthSession, TokenBlocklist
+from authsvc.models import AuthSession, MfaChallenge, TokenBlocklist
 from authsvc.services import onetime
 
 
@@ -32,5 +32,7 @@ def prune(session: Session, *, now: datetime) -> Pruned:
         )
     )
     links = onetime.prune(session, now=now)
+    # Sign-ins that never got their second factor: useless once expired.
+    session.exec(delete(MfaChallenge).where(col(MfaChallenge.expires_at) < now))
     session.commit()
     return Pruned(blocklist_rows=rows.rowcount, sessions=dead.rowcount, link_tokens=links)

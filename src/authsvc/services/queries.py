@@ -38,6 +38,7 @@ class UserView(NamedTuple):
     created_at: datetime | str  # str: the UTC text the hot paths read (rawsql.utc_text)
     # Section 2's records show it; /list/'s (section 1) never do, and its walk does not read it.
     email_verified: bool = True
+    mfa_enabled: bool = False
 
 
 class PublicUserView(NamedTuple):
@@ -60,7 +61,7 @@ USER_COLUMNS = (
 )
 PUBLIC_COLUMNS = (_users.c.id, _users.c.username, _users.c.created_at)
 # A section 2 user record's columns, in UserView's order.
-RECORD_COLUMNS = (*USER_COLUMNS, _users.c.email_verified)
+RECORD_COLUMNS = (*USER_COLUMNS, _users.c.email_verified, _users.c.mfa_enabled)
 
 
 def _users_after(columns: tuple[Any, ...], dialect_name: str) -> Any:

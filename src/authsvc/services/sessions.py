@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from authsvc.audit import ClientInfo
+from authsvc.domain import PASSWORD, Level
 from authsvc.exceptions import InvalidCredentials
 from authsvc.models import AuthSession, BlockKind, User, utcnow
 from authsvc.security import IssuedToken, TokenCodec
@@ -35,8 +36,9 @@ def mint_pair(
     credentials_version: int,
     access_jti: str | None = None,
     refresh_jti: str | None = None,
+    level: Level = PASSWORD,
 ) -> TokenPair:
-    """Encode an access and a refresh token; the same ids and instant give the same strings."""
+    """Encode an access and a refresh token; the same ids, instant and level give the same strings."""
     return TokenPair(
         access=codec.encode(
             subject=str(user_id),
@@ -45,6 +47,7 @@ def mint_pair(
             now=now,
             jti=access_jti,
             credentials_version=credentials_version,
+            level=level,
         ),
         refresh=codec.encode(
             subject=str(user_id),
@@ -53,6 +56,7 @@ def mint_pair(
             now=now,
             jti=refresh_jti,
             credentials_version=credentials_version,
+            level=level,
         ),
         session_id=session_id,
     )
@@ -64,7 +68,13 @@ def expiry(pair: TokenPair, codec: TokenCodec) -> datetime:
 
 
 def start(
-    *, session: Session, codec: TokenCodec, user: User, client: ClientInfo, max_sessions: int | None = None
+    *,
+    session: Session,
+    codec: TokenCodec,
+    user: User,
+    client: ClientInfo,
+    max_sessions: int | None = None,
+    level: Level = PASSWORD,
 ) -> TokenPair:
     """Open a new session for ``user`` under the credentials it was verified with; the caller commits.
 
@@ -79,7 +89,12 @@ def start(
     assert user.id is not None
     version = user.credentials_version
     pair = mint_pair(
-        codec=codec, user_id=user.id, session_id=uuid.uuid4().hex, now=now, credentials_version=version
+        codec=codec,
+        user_id=user.id,
+        session_id=uuid.uuid4().hex,
+        now=now,
+        credentials_version=version,
+        level=level,
     )
     session.add(
         AuthSession(

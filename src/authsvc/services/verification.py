@@ -8,7 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
-from authsvc.exceptions import EmailTaken, InvalidCredentials, InvalidInput, InvalidLink
+from authsvc.domain import needs_step_up
+from authsvc.exceptions import Aal2Required, EmailTaken, InvalidCredentials, InvalidInput, InvalidLink
 from authsvc.messages import Kind
 from authsvc.models import Purpose, User, utcnow
 from authsvc.security import PasswordHasher
@@ -90,11 +91,15 @@ def request_email_change(
     new_email: str,
     current_password: str,
     lifetime: int,
+    aal: int = 1,
     client: ClientInfo = NO_CLIENT,
 ) -> None:
     """Mail a confirmation link to ``new_email`` and a notice to the current address; the address
-    changes only when the link is followed (``confirm_email_change``)."""
+    changes only when the link is followed (``confirm_email_change``). A user with a second factor
+    asks from a session signed in with it (``aal`` 2)."""
     user = get_user(session, user_id)
+    if needs_step_up(mfa_enabled=user.mfa_enabled, aal=aal):
+        raise Aal2Required()
     if not hasher.verify(current_password, user.password_hash):
         audit("email_change", outcome="failure", user_id=user.id, client=client)
         raise InvalidCredentials("Current password is incorrect.")

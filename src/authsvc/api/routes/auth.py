@@ -12,15 +12,18 @@ from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import bearer_token, current_identity
 from authsvc.api.render import json_response, session_record, token_response, user_record
-from authsvc.api.signin import sign_in
+from authsvc.api.signin import sign_in, tokens
+from authsvc.domain import level_of
 from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.mail import get_mailer
 from authsvc.schemas import (
     ErrorOut,
+    LoginAnswer,
     LoginIn,
     LoginOut,
     LogoutOut,
     LogoutQuery,
+    MfaPendingOut,
     PasswordChange,
     SessionList,
     SessionPath,
@@ -28,7 +31,7 @@ from authsvc.schemas import (
     UserOut,
 )
 from authsvc.services import accounts, auth, sessions, users
-from authsvc.services.sessions import TokenPair
+from authsvc.services.mfa import MfaPending
 from authsvc.services.verification import VerificationLinks
 
 bp = APIBlueprint(
@@ -39,19 +42,6 @@ bp = APIBlueprint(
     abp_responses={**COMMON_RESPONSES, 401: ErrorOut},
 )
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-
-def _tokens(pair: TokenPair, *, cookie: bool = False) -> Response:
-    """The login body; in cookie mode the refresh token goes into an HttpOnly cookie instead."""
-    body = LoginOut(
-        access_token=pair.access.token,
-        refresh_token=None if cookie else pair.refresh.token,
-        expires_in=get_settings().jwt_access_token_expires,
-    )
-    response = token_response(body.model_dump(exclude_none=True))
-    if cookie:
-        cookies.set_refresh_cookies(response, pair, codec=get_codec(), settings=get_settings())
-    return response
 
 
 def _refresh_token() -> tuple[str, str | None]:
@@ -94,11 +84,18 @@ def _verification_links() -> VerificationLinks | None:
     return VerificationLinks(mailer=get_mailer(), lifetime=settings.verify_token_expires)
 
 
-@bp.post("/login", responses={200: LoginOut})
+@bp.post("/login", responses={200: LoginAnswer})
 def login(body: LoginIn) -> Response:
-    """Sign in: a new session with an access and a refresh token ("cookie": true to refresh by cookie)."""
-    pair = sign_in(body.username, body.password)
-    return _tokens(pair, cookie=body.cookie)
+    """Sign in: a new session with an access and a refresh token ("cookie": true to refresh by cookie).
+
+    For a user with a second factor the answer is `{"mfa_required": true, "mfa_token", "methods"}`
+    instead, and `POST /api/auth/mfa/verify` with a code completes the sign-in.
+    """
+    pair = sign_in(body.username, body.password, cookie=body.cookie)
+    if isinstance(pair, MfaPending):
+        pending = MfaPendingOut(mfa_token=pair.mfa_token, methods=list(pair.methods))
+        return token_response(pending.model_dump())
+    return tokens(pair, cookie=body.cookie)
 
 
 @bp.get("/whoami", responses={200: UserOut}, security=BEARER)
@@ -121,7 +118,7 @@ def refresh() -> Response:
         reuse_interval=get_settings().jwt_refresh_reuse_interval,
         client=client_info(),
     )
-    return _tokens(pair, cookie=csrf is not None)
+    return tokens(pair, cookie=csrf is not None)
 
 
 @bp.get("/logout", responses={200: LogoutOut}, security=BEARER)
@@ -165,7 +162,8 @@ def change_password(body: PasswordChange) -> Response:
     way around it.
     """
     cookie = cookies.refresh_cookie(settings=get_settings()) is not None  # before anything changes
-    user = current_identity().user
+    identity = current_identity()
+    user = identity.user
     with budgets().attempt(user.username, sign_in=False):
         pair = accounts.change_password(
             session=db(),
@@ -176,6 +174,7 @@ def change_password(body: PasswordChange) -> Response:
             new_password=body.new_password,
             min_score=get_settings().password_min_score,
             mailer=get_mailer(),
+            level=level_of(identity.claims),
             client=client_info(),
         )
-    return _tokens(pair, cookie=cookie)
+    return tokens(pair, cookie=cookie)

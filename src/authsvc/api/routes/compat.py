@@ -24,7 +24,7 @@ from authsvc.api.render import (
 )
 from authsvc.api.signin import sign_in
 from authsvc.db import get_engine
-from authsvc.exceptions import EmailNotVerified, InvalidCredentials, TokenInvalid, TokenMissing
+from authsvc.exceptions import EmailNotVerified, InvalidCredentials, MfaRequired, TokenInvalid, TokenMissing
 from authsvc.extensions import SETTINGS, get_codec, get_settings
 from authsvc.models import Role
 from authsvc.schemas import (
@@ -37,6 +37,7 @@ from authsvc.schemas import (
     UserList,
 )
 from authsvc.services import auth, queries
+from authsvc.services.sessions import TokenPair
 
 bp = APIBlueprint(
     "compat",
@@ -89,9 +90,14 @@ def unauthorized(body: dict[str, str], *, token_presented: bool) -> Response:
 def obtain_pair(body: Credentials) -> Response:
     """Sign in and get a refresh and an access token."""
     try:
-        pair = sign_in(body.username, body.password)
-    except (InvalidCredentials, EmailNotVerified):  # section 1 has one refusal, whatever the reason
+        pair = sign_in(body.username, body.password, second_factor=False)
+    except (
+        InvalidCredentials,
+        EmailNotVerified,
+        MfaRequired,
+    ):  # section 1 has one refusal, whatever the reason
         return unauthorized(BAD_LOGIN, token_presented=False)
+    assert isinstance(pair, TokenPair)
     return token_response(CompatPair(refresh=pair.refresh.token, access=pair.access.token))
 
 

@@ -18,6 +18,7 @@ from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity
 from authsvc.api.render import json_response, user_record
+from authsvc.domain import level_of
 from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.mail import get_mailer
 from authsvc.schemas import EmailChangeIn, ErrorOut, ForgotIn, LinkIn, MessageOut, ResendIn, ResetIn, UserOut
@@ -130,7 +131,8 @@ def change_email(body: EmailChangeIn) -> Response:
     A confirmation link goes there, a notice to the current one; the address changes when the link
     is followed. A wrong current password spends the account's sign-in budget.
     """
-    user = current_identity().user
+    identity = current_identity()
+    user = identity.user
     with budgets().attempt(user.username, sign_in=False):
         verification.request_email_change(
             session=db(),
@@ -140,6 +142,7 @@ def change_email(body: EmailChangeIn) -> Response:
             new_email=body.new_email,
             current_password=body.current_password,
             lifetime=get_settings().verify_token_expires,
+            aal=level_of(identity.claims).aal,
             client=client_info(),
         )
     return _accepted(EMAIL_CHANGE)

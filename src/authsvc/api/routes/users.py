@@ -26,7 +26,7 @@ from authsvc.schemas import (
     UsersQuery,
     UserUpdate,
 )
-from authsvc.services import accounts, queries, users
+from authsvc.services import accounts, mfa, queries, users
 
 bp = APIBlueprint(
     "users",
@@ -120,4 +120,15 @@ def delete(path: UserPath, body: AccountDeletion) -> Response:
             current_password=body.current_password,
             client=client_info(),
         )
+    return Response(status=204)
+
+
+@bp.delete("/<int:user_id>/mfa", responses={204: None, 404: ErrorOut})
+def reset_mfa(path: UserPath) -> Response:
+    """Remove a user's second factor for them (a lost phone): admins only.
+
+    The user signs in with the password alone again, and may enrol anew.
+    """
+    admin = require_admin()
+    mfa.reset(session=db(), user_id=path.user_id, actor_id=admin.user.id)
     return Response(status=204)
