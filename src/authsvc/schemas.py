@@ -522,7 +522,8 @@ class LoginAnswer(RootModel[LoginOut | MfaPendingOut]):
 class MfaVerifyIn(_Body):
     model_config = _example(mfa_token="<from the login answer>", code="123456")
 
-    mfa_token: Annotated[str, Field(strict=True, min_length=1, max_length=256)]
+    # Any string up to a token's length: whatever is no live mfa_token (an access token too) is 401.
+    mfa_token: Annotated[str, Field(strict=True, min_length=1, max_length=4096)]
     code: Code
 
 

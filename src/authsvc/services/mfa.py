@@ -231,7 +231,7 @@ def complete_challenge(
 
 
 def _live_challenge(session: Session, mfa_token: str, *, now: datetime) -> MfaChallenge:
-    challenge = session.get(MfaChallenge, _digest(mfa_token)) if len(mfa_token) <= 256 else None
+    challenge = session.get(MfaChallenge, _digest(mfa_token))
     if challenge is None or challenge.spent_at is not None or challenge.expires_at <= now:
         raise TokenInvalid()
     return challenge
