@@ -270,7 +270,11 @@ class Settings(BaseModel):
         if self.mail_from:
             return self.mail_from
         host = urlsplit(self.public_base_url or DEVELOPMENT_PUBLIC_URL).hostname or "localhost"
-        return f"no-reply@{host}"
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return f"no-reply@{host}"
+        return f"no-reply@[{host}]"  # RFC 5321: an address literal is written in brackets
 
     @property
     def is_production(self) -> bool:

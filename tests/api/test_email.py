@@ -82,7 +82,7 @@ def test_registration_mails_a_verification_link_that_works_once(api, client, mai
     [message] = mailbox.deliver()
     assert message["To"] == "ada@example.com"
     assert message["Subject"] == "Confirm your email address"
-    assert message["From"] == "no-reply@127.0.0.1"
+    assert message["From"] == "no-reply@[127.0.0.1]"
     text = text_of(message)
     token = re.search(r"http://127\.0\.0\.1:8000/demo#verify=([A-Za-z0-9_-]{43})\s", text).group(1)
     assert token in text.split("POST /api/auth/email/verify instead:")[1]  # the bare token, for API clients
@@ -506,3 +506,12 @@ def test_non_json_bodies_are_refused(client):
     for path in ("/api/auth/password/forgot", "/api/auth/password/reset", "/api/auth/email/verify"):
         assert client.post(path, data="email=a@example.com").status_code == 415
         assert_error(client.post(path, data="{", content_type="application/json"), 400, "invalid_json")
+
+
+def test_resend_sends_nothing_when_verification_is_off(make_app):
+    app = make_app(email_verification="off")
+    client, mailbox = app.test_client(), Mailbox(app)
+    assert Api(client).register("ada").status_code == 201
+    response = client.post("/api/auth/email/verify/resend", json={"email": "ada@example.com"})
+    assert response.status_code == 202
+    assert mailbox.deliver() == []

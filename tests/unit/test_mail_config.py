@@ -15,7 +15,7 @@ def test_defaults():
     settings = Settings.from_env({})
     assert settings.mail_url == "console://" and not settings.mail_on
     assert settings.link_base == "http://127.0.0.1:8000/demo"
-    assert settings.mail_sender == "no-reply@127.0.0.1"
+    assert settings.mail_sender == "no-reply@[127.0.0.1]"  # an address literal, bracketed
     assert settings.email_verification == "optional"
     assert (settings.reset_token_expires, settings.verify_token_expires) == (1800, 86400)
     assert (settings.ratelimit_forgot_address, settings.ratelimit_forgot_ip) == ("5/hour", "20/hour")

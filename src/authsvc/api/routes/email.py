@@ -110,7 +110,7 @@ def resend_verification(body: ResendIn) -> Response:
     user_id = current_identity().user.id if "Authorization" in request.headers else None
     settings = get_settings()
     address = body.email if user_id is None else f"user-{user_id}"
-    if user_id is not None or body.email is not None:
+    if settings.email_verification != "off" and (user_id is not None or body.email is not None):
         verification.resend_verification(
             session=db(),
             mailer=get_mailer(),

@@ -97,7 +97,7 @@ def regenerate(body: CodeIn) -> Response:
 
 @bp.post("/verify", responses={200: LoginOut})
 def verify(body: MfaVerifyIn) -> Response:
-    """Complete a sign-in with the login's `mfa_token` and a code (TOTP or recovery code).
+    """Complete a sign-in with the login's mfa_token and a code (TOTP or recovery code).
 
     The login answer, in cookie mode if the login asked for it. 401 invalid_code for a wrong code
     (it counts as a failed sign-in; the fifth voids the mfa_token); 401 invalid_token for an
