@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.helpers import PASSWORD
@@ -149,3 +151,94 @@ def test_register_then_end_another_device_from_the_session_list(live_server, bro
     phone.evaluate("window.authsvcDemo.expireNow()")
     phone.click("#whoami")
     phone.wait_for_selector("#status:has-text('signed out')")
+
+
+TOKEN = "Zk3v-Qx_9aLmN0pR2sT4uV6wX8yA1bC3dE5fG7hJ9kL"  # the shape of secrets.token_urlsafe(32)
+
+
+class Stub:
+    """Answers one endpoint from a queue of (status, body) and records what the page sent it."""
+
+    def __init__(self, page, path: str, *answers: tuple[int, dict[str, object]]) -> None:
+        self.sent: list[dict[str, object]] = []
+        self.answers = list(answers)
+        page.route(f"**{path}", self.answer)
+
+    def answer(self, route) -> None:
+        self.sent.append(route.request.post_data_json)
+        status, body = self.answers.pop(0)
+        route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
+
+
+def test_a_mailed_link_is_spent_only_by_a_click_and_leaves_no_trace_in_history(
+    live_server, browser, tmp_path
+):
+    """``#reset=<token>``: the load POSTs nothing and drops the fragment; a refused password keeps the
+    form and the token; the next click changes the password."""
+    page = browser.new_context().new_page()
+    problems: list[str] = []  # script errors, and anything the Content-Security-Policy refused
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if "Security" in message.text else None)
+    weak = {
+        "detail": "This password is too easy to guess.",
+        "code": "validation_error",
+        "errors": [{"loc": ["body", "new_password"], "msg": "This password is too easy to guess."}],
+    }
+    reset = Stub(page, "/api/auth/password/reset", (400, weak), (200, {"message": "Password changed"}))
+    page.goto(f"{live_server}/demo#reset={TOKEN}")
+    page.wait_for_selector("#status:has-text('signed out')")
+    assert page.is_visible("#reset-form") and not page.is_visible("#verify-panel")
+    assert page.evaluate("location.href") == f"{live_server}/demo"  # the token is not in history
+    assert TOKEN not in page.evaluate("location.href + document.referrer")
+    assert reset.sent == []  # nothing spent on load (a mail scanner's GET is just such a load)
+
+    page.fill("#reset-password", "aaaaaaaa")
+    page.click("#reset-form button[type=submit]")
+    page.wait_for_selector("#link-status:has-text('too easy to guess')")
+    assert page.is_visible("#reset-form")
+    page.screenshot(path=str(tmp_path / "stub-reset-refused.png"))
+    page.fill("#reset-password", "tangerine-lighthouse-42")
+    page.click("#reset-form button[type=submit]")
+    page.wait_for_selector("#link-status:has-text('Password changed: sign in with your new password.')")
+    assert not page.is_visible("#reset-form")
+    assert reset.sent == [
+        {"token": TOKEN, "new_password": "aaaaaaaa"},
+        {"token": TOKEN, "new_password": "tangerine-lighthouse-42"},
+    ]
+    page.screenshot(path=str(tmp_path / "stub-reset-done.png"))
+    assert problems == []
+
+
+def test_verify_and_email_change_links_show_their_outcomes(live_server, browser, tmp_path):
+    page = browser.new_context().new_page()
+    user = {"id": 2, "username": "ada", "email": "ada@example.org", "email_verified": True}
+    dead = {"detail": "This link is invalid or has expired.", "code": "invalid_link"}
+    verify = Stub(page, "/api/auth/email/verify", (200, user), (400, dead))
+    taken = {"detail": "That email address is already registered", "code": "email_taken"}
+    confirm = Stub(page, "/api/auth/email/confirm", (200, user), (409, taken))
+
+    page.goto(f"{live_server}/demo#verify={TOKEN}")
+    page.wait_for_selector("#verify-button")
+    assert verify.sent == [] and page.evaluate("location.hash") == ""
+    page.dblclick("#verify-button")  # a double click spends the token once and keeps the success
+    page.wait_for_selector("#link-status:has-text('Address verified: ada@example.org')")
+    assert verify.sent == [{"token": TOKEN}]
+    assert not page.is_visible("#verify-button")
+    page.screenshot(path=str(tmp_path / "stub-verified.png"))
+
+    page.evaluate(f"location.hash = 'verify={TOKEN}'")  # pasted into the same tab: hashchange
+    page.click("#verify-button")
+    page.wait_for_selector("#link-status:has-text('This link is invalid or has expired.')")
+    assert page.evaluate("location.hash") == ""
+
+    page.goto(f"{live_server}/demo#email={TOKEN}")
+    page.click("#email-confirm-button")
+    page.wait_for_selector("#link-status:has-text('Email changed to ada@example.org')")
+    page.goto(f"{live_server}/demo#email={TOKEN}")
+    page.click("#email-confirm-button")
+    page.wait_for_selector("#link-status:has-text('already registered')")
+    assert confirm.sent == [{"token": TOKEN}, {"token": TOKEN}]
+
+    page.goto(f"{live_server}/demo#reset=not%20a%20token")  # mangled on the way: refused unsent
+    page.wait_for_selector("#link-status:has-text('This link is invalid or has expired.')")
+    assert not page.is_visible("#reset-form")
