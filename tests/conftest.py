@@ -30,6 +30,8 @@ from authsvc.services import keys as services_keys
 from authsvc.services.health import head_revision
 from tests.helpers import PASSWORD, Api
 
+pytest_plugins = ["tests.mail_fixtures"]
+
 
 def _private_schema_url(url: str) -> str:
     """Give this test process its own PostgreSQL schema, so parallel runs never share tables."""
@@ -60,6 +62,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "secret_key": "nB4vX9qLp2ZkR7mWc5TsJ8yHf3GdE1aU6oKi0zQe",
         "bcrypt_rounds": 4,
         "ratelimit_enabled": False,  # throttling has its own tests; elsewhere it would only add noise
+        "mail_send_in_background": False,  # tests deliver the outbox themselves (or ask for the sender)
     }
     values.update(overrides)
     return Settings(**values)

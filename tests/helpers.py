@@ -32,6 +32,9 @@ MISSING_HEADER = b'{"msg": "Missing Authorization Header"}'
 BAD_TOKEN = b'{"detail": "Invalid username or password."}'
 BAD_REFRESH = b'{"detail": "Token is invalid or expired"}'
 
+# A section 2 user record's keys, in order (API.md sections 2 and 6); /list/ shows the first six.
+RECORD_KEYS = ["id", "username", "email", "role", "is_active", "created_at", "email_verified"]
+
 Invoke = Callable[..., Result]
 _addresses = (f"198.51.100.{n}" for n in itertools.cycle(range(1, 255)))
 

@@ -40,7 +40,7 @@ def test_autogenerate_finds_nothing_to_change(engine):
 def test_upgrade_is_idempotent_and_reaches_head(engine):
     migrate.upgrade(engine)
     migrate.upgrade(engine)
-    assert current_revision(engine) == "0006"
+    assert current_revision(engine) == "0007"
     assert {
         "user",
         "token_blocklist",
@@ -48,6 +48,8 @@ def test_upgrade_is_idempotent_and_reaches_head(engine):
         "user_counter",
         "signing_key",
         "service_client",
+        "one_time_token",
+        "outbox",
     } <= set(inspect(engine).get_table_names())
 
 

@@ -14,10 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-from authsvc import audit, cli, cli_group, cli_keys, db, extensions, migrate
+from authsvc import audit, cli, cli_group, cli_keys, cli_mail, db, extensions, mail, migrate
 from authsvc.api import attempts, cors, errors, gate, headers, limits
 from authsvc.api.routes import auth as auth_api
 from authsvc.api.routes import compat, demo, docs, introspect
+from authsvc.api.routes import email as email_api
 from authsvc.api.routes import keys as keys_api
 from authsvc.api.routes import meta as meta_api
 from authsvc.api.routes import users as users_api
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> App:
     register_extensions(app, settings)
     if migrate.serving():
         prepare_keys(app)
+    if migrate.flask_run():
+        mail.get_mail(app).start()  # gunicorn workers start theirs in post_worker_init
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -126,6 +129,7 @@ def register_extensions(app: OpenAPI, settings: Settings) -> None:
     sealer = KeySealer(settings.secret_key)
     loader = keys_service.loader(db.get_engine(app), sealer=sealer, algorithm=settings.jwt_algorithm)
     extensions.init_app(app, settings, key_loader=loader)
+    mail.init_app(app, settings)
     limits.init_app(app, settings)
     attempts.init_app(app, settings)
     cors.init_app(app, settings)  # only the listed origins may read responses and send cookies
@@ -153,7 +157,8 @@ def prepare_keys(app: OpenAPI) -> None:
 
 
 def register_blueprints(app: OpenAPI) -> None:
-    for blueprint in (meta_api.bp, compat.bp, auth_api.bp, introspect.bp, users_api.bp, keys_api.bp):
+    blueprints = (meta_api.bp, compat.bp, auth_api.bp, email_api.bp, introspect.bp, users_api.bp, keys_api.bp)
+    for blueprint in blueprints:
         app.register_api(blueprint)
     app.register_blueprint(docs.bp)
     app.register_blueprint(demo.bp)
@@ -169,4 +174,5 @@ def register_commands(app: OpenAPI) -> None:
     app.cli = cli_group.OperatorCommands.replacing(app.cli)  # a failing database: one line, not a traceback
     cli.init_app(app)
     cli_keys.init_app(app)
+    cli_mail.init_app(app)
     migrate.init_app(app)

@@ -47,14 +47,19 @@ def audit(
 
 
 def init_app(_app: object = None) -> None:
-    """Make audit lines visible by default: one JSON line each on stderr, unless logging is configured.
+    """Make audit lines (one JSON line each) and the mail sender's lines visible by default on
+    stderr, unless logging is configured.
 
-    An operator who configures logging (a handler on ``authsvc.audit`` or the root logger) keeps control.
+    An operator who configures logging (a handler on these loggers or the root logger) keeps control.
     """
-    if log.handlers or logging.getLogger().handlers:
-        log.setLevel(logging.INFO)
+    _visible(log, "%(message)s")
+    _visible(logging.getLogger("authsvc.mail"), "%(name)s %(levelname)s: %(message)s")
+
+
+def _visible(logger: logging.Logger, form: str) -> None:
+    logger.setLevel(logging.INFO)
+    if logger.handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter(form))
+    logger.addHandler(handler)

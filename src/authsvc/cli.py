@@ -210,10 +210,13 @@ def deactivate_command(username: str) -> None:
 @click.command("prune-tokens")
 @with_appcontext
 def prune_tokens_command() -> None:
-    """Delete blocklist rows that can no longer match a token, and dead sessions (run from cron)."""
+    """Delete blocklist rows that can no longer match a token, dead sessions and spent link tokens (cron)."""
     with session_scope(get_engine()) as session:
         pruned = maintenance.prune(session, now=utcnow())
-    click.echo(f"Pruned {pruned.blocklist_rows} blocklist rows and {pruned.sessions} dead sessions.")
+    click.echo(
+        f"Pruned {pruned.blocklist_rows} blocklist rows, {pruned.sessions} dead sessions "
+        f"and {pruned.link_tokens} spent or expired link tokens."
+    )
 
 
 clients_group = AppGroup("clients", help="Service clients: the other services that may introspect tokens.")

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
+from email.utils import parseaddr
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 from limits import parse_many
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from authsvc import files
+from authsvc import files, smtp
 from authsvc.weak_secrets import why_weak
 
 # The one place the version is read: the installed package's metadata (pyproject.toml's version).
@@ -119,6 +120,18 @@ class Settings(BaseModel):
     list_full_records: bool = False
     registration: Literal["open", "closed"] = "open"
     compat_endpoints: bool = True
+    # Email (docs/email.md): where messages go, what their links open, and who must verify.
+    mail_url: str = "console://"
+    mail_from: str = ""
+    mail_link_base: str = ""
+    mail_templates: str = ""
+    mail_timeout: float = Field(10.0, gt=0, le=300)
+    mail_send_in_background: bool = True
+    email_verification: Literal["off", "optional", "required"] = "optional"
+    reset_token_expires: int = Field(1800, ge=1)
+    verify_token_expires: int = Field(86400, ge=1)
+    ratelimit_forgot_address: str = "5/hour"
+    ratelimit_forgot_ip: str = "20/hour"
 
     @field_validator("instance_path", mode="before")
     @classmethod
@@ -144,24 +157,37 @@ class Settings(BaseModel):
             return f"{POSTGRES_SCHEME}://{rest}"
         return value
 
-    @field_validator("public_url")
+    @field_validator("public_url", "mail_link_base")
     @classmethod
-    def _public_url_is_absolute(cls, value: str) -> str:
-        """An absolute http(s) URL without query, fragment or credentials, kept without a trailing
-        slash, so that ``f"{public_url}/.well-known/jwks.json"`` is always one well-formed URL."""
+    def _url_is_absolute(cls, value: str) -> str:
+        return absolute_url(value)
+
+    @field_validator("mail_url")
+    @classmethod
+    def _mail_url_parses(cls, value: str) -> str:
+        """``console://`` or an SMTP URL the transport can use; the message never repeats the URL,
+        which carries the mail password."""
+        smtp.parse_mail_url(value)
+        return value.strip()
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_is_an_address(cls, value: str) -> str:
+        """``addr@host`` or ``Name <addr@host>``: one sender, no header-breaking characters."""
+        value = value.strip()
         if not value:
             return value
-        parts = urlsplit(value.strip())
-        usable = "must be an absolute http(s) URL such as https://auth.example.com"
-        if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
-            raise ValueError(usable)
-        if parts.query or parts.fragment or "@" in parts.netloc or value.strip().endswith(("?", "#")):
-            raise ValueError(f"{usable}, with no query, fragment or user")
-        try:
-            parts.port  # noqa: B018  (parsing it is the check)
-        except ValueError:
-            raise ValueError(f"{usable}: the port must be a number from 0 to 65535") from None
-        return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+        _, address = parseaddr(value)
+        if "@" not in address or any(char in value for char in "\r\n\0"):
+            raise ValueError("must be an email address such as no-reply@example.com or 'Name <addr@host>'")
+        return value
+
+    @field_validator("mail_templates")
+    @classmethod
+    def _templates_folder_exists(cls, value: str) -> str:
+        if value and not Path(value).expanduser().is_dir():
+            raise ValueError("must be a folder of message templates (see docs/email.md)")
+        return str(Path(value).expanduser().resolve()) if value else value
 
     @field_validator(
         "ratelimit_login_username",
@@ -170,6 +196,8 @@ class Settings(BaseModel):
         "ratelimit_register",
         "ratelimit_refresh",
         "ratelimit_introspect",
+        "ratelimit_forgot_address",
+        "ratelimit_forgot_ip",
     )
     @classmethod
     def _limit_parses(cls, value: str) -> str:
@@ -223,6 +251,28 @@ class Settings(BaseModel):
         return None if self.is_production else DEVELOPMENT_PUBLIC_URL
 
     @property
+    def mail_on(self) -> bool:
+        """Mail is sent for real: FLASK_MAIL_URL names an SMTP server, not ``console://``."""
+        return smtp.parse_mail_url(self.mail_url) is not None
+
+    @property
+    def link_base(self) -> str | None:
+        """What every link in a message starts with: FLASK_MAIL_LINK_BASE, else the demo page at
+        the public URL; ``None`` in production without FLASK_PUBLIC_URL (never the request's Host)."""
+        if self.mail_link_base:
+            return self.mail_link_base
+        base = self.public_base_url
+        return None if base is None else f"{base}/demo"
+
+    @property
+    def mail_sender(self) -> str:
+        """FLASK_MAIL_FROM, else ``no-reply@`` the public URL's host."""
+        if self.mail_from:
+            return self.mail_from
+        host = urlsplit(self.public_base_url or DEVELOPMENT_PUBLIC_URL).hostname or "localhost"
+        return f"no-reply@{host}"
+
+    @property
     def is_production(self) -> bool:
         return self.environment == "production"
 
@@ -257,6 +307,7 @@ class Settings(BaseModel):
             raise ConfigError(f"{names.get(field, PREFIX + field.upper())}: {first['msg']}") from None
         settings.check_secrets()
         settings.check_debug()
+        settings.check_mail()
         return settings
 
     def check_secrets(self) -> None:
@@ -291,6 +342,24 @@ class Settings(BaseModel):
         if self.is_production and self.debug:
             raise ConfigError(f"{PREFIX}DEBUG: must be off in production (debug mode exposes internals)")
 
+    def check_mail(self) -> None:
+        """Production that mails links needs the URL they open, and requiring verification needs
+        mail that really leaves: a link to a guessed host, or a message only a log ever sees, would
+        lock every new user out. (Production with console:// and no requirement starts: forgot
+        password still answers 202, and logs an error.)"""
+        if not self.is_production:
+            return
+        if self.email_verification == "required" and not self.mail_on:
+            raise ConfigError(
+                f"{PREFIX}MAIL_URL: must name an SMTP server (smtp://, smtp+starttls:// or smtps://) "
+                f"when {PREFIX}EMAIL_VERIFICATION=required in production"
+            )
+        if self.mail_on and not self.public_url and not self.mail_link_base:
+            raise ConfigError(
+                f"{PREFIX}PUBLIC_URL: must be set in production when mail is on "
+                "(every link in a message is built from it, never from a request's Host)"
+            )
+
     def with_instance_secrets(self) -> Settings:
         """Fill unset secrets (development only) from files kept in the instance folder (0700), mode 600.
 
@@ -306,6 +375,26 @@ class Settings(BaseModel):
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def absolute_url(value: str) -> str:
+    """An absolute http(s) URL without query, fragment or credentials, kept without a trailing
+    slash, so that ``f"{public_url}/.well-known/jwks.json"`` is always one well-formed URL."""
+    if not value:
+        return value
+    parts = urlsplit(value.strip())
+    usable = "must be an absolute http(s) URL such as https://auth.example.com"
+    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(usable)
+    if parts.query or parts.fragment or "@" in parts.netloc or value.strip().endswith(("?", "#")):
+        raise ValueError(f"{usable}, with no query, fragment or user")
+    try:
+        parts.port  # noqa: B018  (parsing it is the check)
+    except ValueError:
+        raise ValueError(f"{usable}: the port must be a number from 0 to 65535") from None
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 
 

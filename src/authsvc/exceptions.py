@@ -66,15 +66,22 @@ class RateLimitUnavailable(AuthError):
     detail = "Throttling is unavailable; try again shortly."
 
 
-class WeakPassword(AuthError):
-    """A password the rules refuse; carries the field so the error can name it."""
+class InvalidInput(AuthError):
+    """A well-formed value a rule refuses; carries the field so the error can name it (400)."""
 
     code = "validation_error"
+    detail = "Invalid value."
+
+    def __init__(self, detail: str | None = None, *, field: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class WeakPassword(InvalidInput):
     detail = "Password is too weak."
 
     def __init__(self, detail: str | None = None, *, field: str = "password") -> None:
-        super().__init__(detail)
-        self.field = field
+        super().__init__(detail, field=field)
 
 
 class InvalidClient(AuthError):
@@ -88,3 +95,19 @@ class InvalidClient(AuthError):
 class ClientNameTaken(AuthError):
     code = "client_name_taken"
     detail = "A service client of that name already exists."
+
+
+class InvalidLink(AuthError):
+    """A one-time link's token is used, expired, voided, unknown or for another purpose: one answer
+    for all, so a guesser learns nothing about which tokens exist."""
+
+    code = "invalid_link"
+    detail = "This link is invalid or has expired."
+
+
+class EmailNotVerified(AuthError):
+    """``FLASK_EMAIL_VERIFICATION=required`` and the address was never proven; said only after the
+    password was right, so it reveals nothing to someone without it."""
+
+    code = "email_not_verified"
+    detail = "Verify your email address first: follow the link we sent, or ask for a new one."

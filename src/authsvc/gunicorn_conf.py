@@ -63,3 +63,13 @@ def post_fork(server: Arbiter, worker: Worker) -> None:
 
     # Wrapping this one worker's method is the point; mypy refuses any assignment to a method.
     worker.load_wsgi = load_wsgi_or_halt  # type: ignore[method-assign]
+
+
+def post_worker_init(worker: Worker) -> None:
+    """Start the worker's mail sender once its app is loaded, so mail left in the outbox is sent
+    without waiting for a request (a thread started in the master would not survive the fork)."""
+    from authsvc.mail import EXTENSION
+
+    mail = getattr(worker.wsgi, "extensions", {}).get(EXTENSION)
+    if mail is not None:
+        mail.start()

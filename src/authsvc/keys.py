@@ -7,20 +7,16 @@ secret (it names the secret without revealing it); an asymmetric key's is its RF
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-import os
 from typing import Literal, get_args
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from authsvc.config import PREFIX, ConfigError
+from authsvc.sealing import Sealer, b64url
 
 Algorithm = Literal["HS256", "EdDSA", "ES256", "RS256"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
@@ -45,14 +41,6 @@ class KeysUndecryptable(ConfigError):
             f"{PREFIX}SECRET_KEY: cannot decrypt the stored signing keys; it is not the key they were "
             "sealed with (set that one again; new keys are never made in their place)"
         )
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def secret_kid(secret: str) -> str:
@@ -124,27 +112,24 @@ def public_jwk(private_key: PrivateKey, algorithm: str) -> dict[str, str]:
 
 
 class KeySealer:
-    """Seals private keys for the database with AES-256-GCM under a key derived by HKDF-SHA256 from
-    FLASK_SECRET_KEY. The ``kid`` is the associated data, so a sealed key moved to another row fails
-    to open instead of signing under a name that is not its own."""
+    """Seals private keys for the database (``sealing.Sealer``, under a key derived for this alone).
+    The ``kid`` is the associated data, so a sealed key moved to another row fails to open instead
+    of signing under a name that is not its own."""
 
     def __init__(self, secret_key: str) -> None:
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SEALING_INFO)
-        self._aead = AESGCM(hkdf.derive(secret_key.encode()))
+        self._box = Sealer(secret_key, info=SEALING_INFO)
 
     def seal(self, private_key: PrivateKey, kid: str) -> str:
         der = private_key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        nonce = os.urandom(NONCE_BYTES)  # random per seal: AES-GCM must never reuse one under a key
-        return b64url(nonce + self._aead.encrypt(nonce, der, kid.encode()))
+        return self._box.seal(der, kid)
 
     def open(self, sealed: str, kid: str) -> PrivateKey:
         """The private key, or ``KeysUndecryptable`` if this secret did not seal it (or it was altered)."""
         try:
-            blob = b64url_decode(sealed)
-            der = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], kid.encode())
-        except (InvalidTag, ValueError):
+            der = self._box.open(sealed, kid)
+        except ValueError:
             raise KeysUndecryptable() from None
         key = serialization.load_der_private_key(der, password=None)
         if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):

@@ -68,6 +68,12 @@ def serving() -> bool:
     return context is None or context.command is run_command
 
 
+def flask_run() -> bool:
+    """Is this ``flask run``? (Then the app starts its background work as it is made.)"""
+    context = click.get_current_context(silent=True)
+    return context is not None and context.command is run_command
+
+
 def downgrade(engine: Engine, revision: str) -> None:
     with alembic_config(engine) as config:
         command.downgrade(config, revision)

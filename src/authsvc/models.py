@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Text, TypeDecorator
+from sqlalchemy import DateTime, Text, TypeDecorator, true
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -57,6 +57,9 @@ class User(SQLModel, table=True):
     # dead everywhere, so a sign-in that verified the old password while the change committed
     # cannot leave a live session behind, whatever order the two transactions ran in.
     credentials_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Proven to reach its owner (a verification, reset or email-change link was followed). Users made
+    # by an operator or an admin, and those from before email existed, count as verified.
+    email_verified: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
 
 
 class BlockKind(StrEnum):
@@ -156,3 +159,54 @@ class ServiceClient(SQLModel, table=True):
     client_id: str = Field(max_length=64, unique=True, index=True)
     secret_hash: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Purpose(StrEnum):
+    """What a one-time token may be spent on: one purpose each, never another's."""
+
+    RESET = "reset"
+    VERIFY = "verify"
+    EMAIL_CHANGE = "email_change"
+
+
+class OneTimeToken(SQLModel, table=True):
+    """A mailed link's token, kept only as its SHA-256 (``security.one_time_hash``): a copy of this
+    table opens no account. Spent by setting ``used_at`` in a conditional update, so of two requests
+    racing with one link exactly one wins; voided tokens (a newer one of the same purpose, a
+    password change) are deleted.
+    """
+
+    __tablename__ = "one_time_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    purpose: str = Field(max_length=16)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    # The address the link was sent to: a verify or reset token is void once the user's address
+    # differs; an email change's is the new address it confirms.
+    email: str = Field(max_length=320)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message waiting to be sent, written in the same transaction as the change it tells of.
+
+    The whole message (its links carry live tokens) is sealed under a key derived from
+    FLASK_SECRET_KEY with the row's id as associated data; the row is deleted once the SMTP server
+    has accepted it. A sender claims a row (``claimed_until``) before sending it, so two processes
+    never send one row at once; a claim that outlives a crashed sender simply expires.
+    """
+
+    __tablename__ = "outbox"
+
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=32)  # the template: what the logs name, never the contents
+    recipient: str = Field(max_length=320)
+    sealed: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    attempts: int = Field(default=0)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=200)

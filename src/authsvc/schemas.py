@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from authsvc.domain import USERNAME_MAX, normalize_username
@@ -141,19 +142,22 @@ class RefreshIn(_Body):
     refresh: StrictStr
 
 
-class UserOut(BaseModel):
+USER_EXAMPLE: JsonDict = {
+    "id": 1,
+    "username": "ada",
+    "email": "ada@example.com",
+    "role": "user",
+    "is_active": True,
+    "created_at": "2026-12-01T09:30:00Z",
+}
+
+
+class ListedUser(BaseModel):
+    """A user record as section 1's ``GET /list/`` shows it to an admin: exactly these six keys."""
+
     model_config = ConfigDict(
         from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 1,
-                "username": "ada",
-                "email": "ada@example.com",
-                "role": "user",
-                "is_active": True,
-                "created_at": "2026-12-01T09:30:00Z",
-            }
-        },
+        json_schema_extra={"example": USER_EXAMPLE},
     )
 
     id: int
@@ -162,6 +166,18 @@ class UserOut(BaseModel):
     role: Literal["user", "admin"]
     is_active: bool
     created_at: datetime
+
+
+class UserOut(ListedUser):
+    """A user record of section 2 (whoami, registration, /api/users): the listed keys, and whether
+    the address was proven."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={"example": {**USER_EXAMPLE, "email_verified": True}},
+    )
+
+    email_verified: bool
 
 
 class UserPublic(BaseModel):
@@ -174,7 +190,7 @@ class UserPublic(BaseModel):
     created_at: datetime
 
 
-class UserList(RootModel[list[UserOut] | list[UserPublic]]):
+class UserList(RootModel[list[ListedUser] | list[UserPublic]]):
     """The /list/ body: a bare JSON array of whole records for an admin, their public part for others."""
 
 
@@ -258,6 +274,8 @@ class UserUpdate(_Body):
     role: Literal["user", "admin"] | None = None
     is_active: Annotated[bool, Field(strict=True)] | None = None
     email: Email | None = None
+    # A changed email is unverified unless this says otherwise in the same request.
+    email_verified: Annotated[bool, Field(strict=True)] | None = None
 
 
 class PasswordChange(_Body):
@@ -267,18 +285,22 @@ class PasswordChange(_Body):
     new_password: NewPassword
 
 
-class AccountDeletion(_Body):
+class _OptionalBody(_Body):
+    """A body the client may leave out entirely: none reads as ``{}``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_body_is_empty(cls, data: object) -> object:
+        return {} if data is None else data
+
+
+class AccountDeletion(_OptionalBody):
     """Deleting one's own account asks for the password again: a stolen access token is not enough.
     An admin deleting someone else sends no body."""
 
     model_config = _example(current_password="correct-horse-battery")
 
     current_password: StrictStr | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_body_is_empty(cls, data: object) -> object:
-        return {} if data is None else data
 
 
 class LogoutQuery(QueryModel):
@@ -431,3 +453,46 @@ class Discovery(BaseModel):
     introspection_endpoint_auth_methods_supported: list[str]
     subject_types_supported: list[str]
     service_documentation: str
+
+
+# Email: recovery and verification (API.md section 6). A token of the wrong shape is the service's
+# 400 invalid_link, like any other bad token; only absurd sizes are refused as validation errors.
+LinkToken = Annotated[str, Field(strict=True, max_length=256)]
+
+
+class ForgotIn(_Body):
+    model_config = _example(email="ada@example.com")
+
+    email: Email
+
+
+class ResetIn(_Body):
+    model_config = _example(token="<the token from the #reset= link>", new_password="a-new-long-passphrase-7")
+
+    token: LinkToken
+    new_password: NewPassword
+
+
+class LinkIn(_Body):
+    model_config = _example(token="<the token from the link>")
+
+    token: LinkToken
+
+
+class ResendIn(_OptionalBody):
+    """Without an access token, the address to send a new verification link to."""
+
+    model_config = _example(email="ada@example.com")
+
+    email: Email | None = None
+
+
+class EmailChangeIn(_Body):
+    model_config = _example(new_email="ada@new.example.com", current_password="correct-horse-battery")
+
+    new_email: Email
+    current_password: StrictStr
+
+
+class MessageOut(BaseModel):
+    message: str

@@ -125,6 +125,21 @@ def client_secret_hash(secret: str) -> str:
 
 # Tokens whose signature and fixed claims were verified, kept per process: an ES256 or Ed25519
 # verification costs 80-130 us, about a tenth of a whole whoami (docs/benchmarks.md).
+ONE_TIME_TOKEN_BYTES = 32  # secrets.token_urlsafe(32): 43 characters of A-Za-z0-9-_, 256 random bits
+ONE_TIME_TOKEN_LENGTH = 43
+
+
+def new_one_time_token() -> tuple[str, str]:
+    """A mailed link's token and the hash that is all the database keeps of it."""
+    token = secrets.token_urlsafe(ONE_TIME_TOKEN_BYTES)
+    return token, one_time_hash(token)
+
+
+def one_time_hash(token: str) -> str:
+    """One SHA-256, for the reason ``client_secret_hash`` gives: 256 random bits need no slow hash."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 VERIFIED_TOKENS = 4096
 
 

@@ -10,9 +10,7 @@ from sqlmodel import Session, select
 from authsvc.db import get_engine
 from authsvc.models import AuthSession, Role, User, utcnow
 from tests.conftest import assert_error, login
-from tests.helpers import BAD_LOGIN, BAD_REFRESH, BAD_TOKEN, PASSWORD, bearer
-
-RECORD_KEYS = {"id", "username", "email", "role", "is_active", "created_at"}
+from tests.helpers import BAD_LOGIN, BAD_REFRESH, BAD_TOKEN, PASSWORD, RECORD_KEYS, bearer
 
 
 def patch(client, token, user_id, body):
@@ -71,7 +69,7 @@ def test_promotion_returns_the_record_and_applies_on_the_next_request(client, ma
     response = patch(client, admin["access_token"], user.id, {"role": "admin"})
     assert response.status_code == 200, response.data
     body = response.get_json()
-    assert set(body) == RECORD_KEYS
+    assert list(body) == RECORD_KEYS
     assert (body["id"], body["username"], body["role"], body["is_active"]) == (
         user.id,
         user.username,

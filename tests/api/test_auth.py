@@ -13,9 +13,8 @@ from authsvc.db import get_engine
 from authsvc.models import User, utcnow
 from authsvc.security import TokenCodec
 from tests.conftest import assert_error, build_app, login, make_settings, unique_name
-from tests.helpers import BAD_REFRESH, BAD_TOKEN, PASSWORD, bearer
+from tests.helpers import BAD_REFRESH, BAD_TOKEN, PASSWORD, RECORD_KEYS, bearer
 
-RECORD_KEYS = {"id", "username", "email", "role", "is_active", "created_at"}
 LOGIN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
 LOGOUT_BODY = {"message": "Signed out", "scope": "local", "revoked_sessions": 1}
 CLAIMS = {"sub", "jti", "iat", "nbf", "exp", "type", "sid", "iss", "aud"}
@@ -93,7 +92,7 @@ def test_register_returns_the_user_record(client):
     assert response.status_code == 201, response.data
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert set(body) == RECORD_KEYS
+    assert list(body) == RECORD_KEYS
     assert isinstance(body["id"], int)
     assert body["username"] == "NewUser_1.a+b-c@x"
     assert body["email"] == "new.user@example.com"
@@ -349,7 +348,7 @@ def test_whoami_returns_the_user_record(client, user_tokens):
     response = whoami(client, tokens["access_token"])
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == RECORD_KEYS
+    assert list(body) == RECORD_KEYS
     assert (body["id"], body["username"], body["email"]) == (user.id, user.username, user.email)
     assert (body["role"], body["is_active"]) == ("user", True)
 

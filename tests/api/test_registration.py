@@ -13,7 +13,7 @@ from authsvc.config import ConfigError, Settings
 from authsvc.db import get_engine
 from authsvc.models import Role, User
 from tests.conftest import assert_error, login, make_settings
-from tests.helpers import bearer
+from tests.helpers import RECORD_KEYS, bearer
 
 CLOSED = {"registration": "closed"}
 NEW_PASSWORD = "tangerine-lighthouse-42"
@@ -74,7 +74,6 @@ def test_registration_setting_values(value):
 
 # --- POST /api/users: an admin creates an account ---------------------------------------------------
 
-RECORD_KEYS = ["id", "username", "email", "role", "is_active", "created_at"]
 AUDIT = "authsvc.audit"
 
 

@@ -9,10 +9,10 @@ import pytest
 from bench import seed
 from sqlmodel import Session
 
-from authsvc.api.render import public_user_json, public_user_record, user_json, user_record
+from authsvc.api.render import listed_record, public_user_json, public_user_record, user_json, user_record
 from authsvc.db import get_engine
 from authsvc.models import Role, User
-from authsvc.schemas import UserOut, UserPublic
+from authsvc.schemas import ListedUser, UserOut, UserPublic
 from authsvc.services.queries import PublicUserView, UserView
 from tests.conftest import login
 from tests.helpers import bearer
@@ -27,10 +27,14 @@ from tests.helpers import bearer
 def test_user_record_matches_user_out(created_at, email):
     view = UserView(7, "ädmin", email, "admin", False, created_at)
     assert user_record(view) == UserOut.model_validate(view, from_attributes=True).model_dump(mode="json")
-    assert user_json(view) == json.dumps(user_record(view), ensure_ascii=False)
+    assert listed_record(view) == ListedUser.model_validate(view, from_attributes=True).model_dump(
+        mode="json"
+    )
+    assert user_json(view) == json.dumps(listed_record(view), ensure_ascii=False)
     orm = User(id=7, username="ädmin", username_key="ädmin", email=email, password_hash="x", role="admin",
                is_active=False, created_at=created_at)  # fmt: skip
     assert user_record(orm) == UserOut.model_validate(orm).model_dump(mode="json")
+    assert list(user_record(orm)) == [*ListedUser.model_fields, "email_verified"]
 
 
 @pytest.mark.parametrize(
@@ -84,7 +88,7 @@ def test_list_renders_records_as_the_orm_path_does(app, client, make_user, store
     token = login(client, admin.username)["access_token"]
     listed = client.get("/list/", headers=bearer(token)).get_json()
     single = client.get(f"/api/users/{admin.id}", headers=bearer(token)).get_json()
-    assert listed == [single]
+    assert listed == [{key: single[key] for key in ListedUser.model_fields}]  # section 1: six keys
     assert (
         single["created_at"]
         == UserOut(**{**single, "created_at": stored}).model_dump(mode="json")["created_at"]
@@ -100,7 +104,7 @@ def test_list_renders_records_as_the_orm_path_does(app, client, make_user, store
 )
 def test_user_json_escapes_exactly_as_json_dumps(name):
     view = UserView(1, name, f"{name}@x", "user", True, "2026-01-02 03:04:05.000000")
-    assert user_json(view) == json.dumps(user_record(view), ensure_ascii=False)
+    assert user_json(view) == json.dumps(listed_record(view), ensure_ascii=False)
     assert json.loads(user_json(view))["username"] == name
     assert public_user_json(view) == json.dumps(public_user_record(view), ensure_ascii=False)
     assert json.loads(public_user_json(view))["username"] == name

@@ -67,6 +67,7 @@ class Budgets:
         self.failed_per_account = parse_many(settings.ratelimit_login_username)
         self.failed_per_ip = parse_many(settings.ratelimit_login_ip)
         self.succeeded_per_account = parse_many(settings.ratelimit_login_success)
+        self.mail_per_address = parse_many(settings.ratelimit_forgot_address)
         uri = settings.ratelimit_storage_uri
         # A Redis that stops answering must cost a sign-in a second, not a hung worker.
         options = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0} if uri.startswith("redis") else {}
@@ -94,6 +95,15 @@ class Budgets:
         )
         with self._settled(failure, success, refused=InvalidCredentials):
             yield
+
+    def mail_allowed(self, purpose: str, address: str) -> bool:
+        """Take one unit of an address's budget of mailed links (FLASK_RATELIMIT_FORGOT_ADDRESS):
+        ``False`` once it is spent. Silent: the caller answers exactly as if it were allowed, so the
+        budget neither tells which addresses exist nor lets anyone flood an inbox."""
+        if not self.enabled:
+            return True
+        key = hashlib.sha256(address.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return all(self._hit(_Unit(item, (f"mail-{purpose}", key))) for item in self.mail_per_address)
 
     @contextmanager
     def client_attempt(self) -> Iterator[None]:

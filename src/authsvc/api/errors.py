@@ -44,13 +44,15 @@ DOMAIN_STATUS: dict[type[exc.AuthError], int] = {
     exc.TokenMissing: 401,
     exc.TokenInvalid: 401,
     exc.Forbidden: 403,
+    exc.EmailNotVerified: 403,
+    exc.InvalidLink: 400,
     exc.RegistrationClosed: 403,
     exc.NotFound: 404,
     exc.UsernameTaken: 409,
     exc.EmailTaken: 409,
     exc.LastAdmin: 409,
     exc.ClientNameTaken: 409,
-    exc.WeakPassword: 400,
+    exc.InvalidInput: 400,
     exc.RateLimitUnavailable: 503,
 }
 
@@ -96,7 +98,7 @@ def _handle_domain(error: exc.AuthError) -> Response:
     if status is None:  # a domain error nobody mapped is a bug: answer as one, never crash the handler
         return _handle_unexpected(error)
     errors = None
-    if isinstance(error, exc.WeakPassword):
+    if isinstance(error, exc.InvalidInput):
         errors = [{"loc": ["body", error.field], "msg": error.detail}]
     response = error_response(status, error.code, error.detail, errors)
     if isinstance(error, exc.InvalidClient):

@@ -58,6 +58,12 @@ def refresh(view: Callable[P, R]) -> Callable[P, R]:
     return limiter.shared_limit(lambda: get_settings().ratelimit_refresh, scope="refresh")(view)
 
 
+def mail(view: Callable[P, R]) -> Callable[P, R]:
+    """Requests that mail a link to an address (forgot password, resend verification) share one
+    budget per client address: 429 beyond it."""
+    return limiter.shared_limit(lambda: get_settings().ratelimit_forgot_ip, scope="mail")(view)
+
+
 def introspect(view: Callable[P, R]) -> Callable[P, R]:
     """Per service client, by the ``client_id`` that authenticated (set on ``g`` before the view
     runs): a busy service never shares its budget with another behind the same address, and nobody

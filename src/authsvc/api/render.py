@@ -37,10 +37,15 @@ def token_response(payload: Any, status: int = 200) -> Response:
 
 
 def user_record(user: User | UserView) -> dict[str, Any]:
-    """A user record, exactly as ``UserOut`` would serialise it (a test holds the two equal).
+    """A section 2 user record, exactly as ``UserOut`` would serialise it (a test holds the two equal)."""
+    return {**listed_record(user), "email_verified": bool(user.email_verified)}
+
+
+def listed_record(user: User | UserView) -> dict[str, Any]:
+    """A user record as /list/ shows it (section 1), exactly as ``ListedUser`` would serialise it.
 
     Built by hand because /list/ renders thousands of them: this is several times faster than
-    validating each one through pydantic, and it reads only the fields ``UserOut`` names.
+    validating each one through pydantic, and it reads only the fields ``ListedUser`` names.
     """
     return {
         "id": user.id,
@@ -71,7 +76,7 @@ def user_records(users: Iterable[User | UserView]) -> list[dict[str, Any]]:
 
 
 def user_json(user: User | UserView) -> str:
-    """``json.dumps(user_record(user), ensure_ascii=False)``, written directly (a test holds them equal).
+    """``json.dumps(listed_record(user), ensure_ascii=False)``, written directly (a test holds them equal).
 
     /list/ renders every user on every call; skipping the dict and the generic encoder is most of
     what brings it near a bare Flask endpoint. Strings go through the json module's own C escaper.

@@ -23,5 +23,6 @@ def sign_in(username: str, password: str) -> TokenPair:
             username=username,
             password=password,
             max_sessions=get_settings().max_sessions_per_user,
+            require_verified=get_settings().email_verification == "required",
             client=client_info(),
         )

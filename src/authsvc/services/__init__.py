@@ -3,7 +3,7 @@
 Who commits, one rule:
 
 - Helpers never commit. They add, flush and lock inside the caller's transaction
-  (``sessions.start``, ``sessions.revoke``, ``blocklist.block``, ``accounts._new_credentials``, ...).
+  (``sessions.start``, ``sessions.revoke``, ``blocklist.block``, ``accounts.new_credentials``, ...).
 - Each public service function is one unit of work: it commits once, at its end, so a reader sees
   the transaction boundary without opening the functions it calls.
 - Audit lines that report a change are written only after that commit succeeded; a failure that

@@ -11,9 +11,11 @@ from sqlmodel import Session, col, select
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.db import lock_for_write
 from authsvc.exceptions import EmailTaken, InvalidCredentials, LastAdmin
-from authsvc.models import Role, User
+from authsvc.messages import Kind
+from authsvc.models import Purpose, Role, User
 from authsvc.security import PasswordHasher, TokenCodec
-from authsvc.services import sessions
+from authsvc.services import onetime, sessions
+from authsvc.services.outbox import Mailer
 from authsvc.services.passwords import DEFAULT_MIN_SCORE, check_password
 from authsvc.services.queries import UserView
 from authsvc.services.sessions import TokenPair
@@ -29,9 +31,14 @@ def change_password(
     current_password: str,
     new_password: str,
     min_score: int = DEFAULT_MIN_SCORE,
+    mailer: Mailer | None = None,
     client: ClientInfo = NO_CLIENT,
 ) -> TokenPair:
-    """Set a new password, sign out every session (the caller's too) and start a fresh one."""
+    """Set a new password, sign out every session (the caller's too) and start a fresh one.
+
+    Outstanding reset links stop working, and the address (when there is one and a ``mailer``) is
+    told: a notice is what lets a user whose session was stolen notice the takeover.
+    """
     user = get_user(session, user_id)
     if not hasher.verify(current_password, user.password_hash):
         audit("password_change", outcome="failure", user_id=user.id, client=client)
@@ -41,14 +48,17 @@ def change_password(
     )
     user.password_hash = hasher.hash(new_password)
     sessions.revoke_all(session=session, codec=codec, user_id=user_id)
-    _new_credentials(session, user)
+    new_credentials(session, user)
+    onetime.void(session, user_id=user_id, purposes=(Purpose.RESET,))
+    if mailer is not None and user.email is not None:
+        mailer.queue(session, Kind.PASSWORD_CHANGED, to=user.email, username=user.username)
     pair = sessions.start(session=session, codec=codec, user=user, client=client)
     session.commit()
     audit("password_change", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
     return pair
 
 
-def _new_credentials(session: Session, user: User) -> None:
+def new_credentials(session: Session, user: User) -> None:
     """Bump the credentials version in the database (atomically, not read-modify-write), which ends
     every session minted under the old one, also a sign-in's still in flight. Call it after
     revoking the live sessions (which lists them by the current version). The new value is read
@@ -80,7 +90,8 @@ def set_password(
     user = get_user(session, user_id)
     user.password_hash = hasher.hash(new_password)
     ended = sessions.revoke_all(session=session, codec=codec, user_id=user_id)
-    _new_credentials(session, user)
+    new_credentials(session, user)
+    onetime.void(session, user_id=user_id, purposes=(Purpose.RESET,))
     session.commit()
     audit("password_reset", outcome="success", user_id=user.id, client=client, actor=OPERATOR)
     return ended
@@ -94,10 +105,12 @@ def update_user(
     role: Role | None = None,
     is_active: bool | None = None,
     email: str | None = None,
+    email_verified: bool | None = None,
     actor_id: int | None = None,
     client: ClientInfo = NO_CLIENT,
 ) -> User:
-    """Apply an admin's change; deactivation ends every session of the user at once.
+    """Apply an admin's change; deactivation ends every session of the user at once. A new email is
+    unverified unless ``email_verified`` says so (the admin vouches for it).
 
     The audit lines are written only once the change has committed.
     """
@@ -110,6 +123,9 @@ def update_user(
     if email is not None and email != user.email:
         ensure_email_free(session, email)
         user.email = email
+        user.email_verified = False
+    if email_verified is not None:
+        user.email_verified = email_verified
     if role is not None and role != user.role:
         events.append(("role_change", role.value))
         user.role = role.value
@@ -121,7 +137,7 @@ def update_user(
     try:
         if deactivating:
             sessions.revoke_all(session=session, codec=codec, user_id=user_id)
-            _new_credentials(session, user)
+            new_credentials(session, user)
         session.commit()
     except IntegrityError:
         session.rollback()

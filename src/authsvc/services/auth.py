@@ -14,7 +14,7 @@ from sqlmodel import Session, col
 from authsvc import rawsql
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.domain import USERNAME_MAX
-from authsvc.exceptions import Forbidden, InvalidCredentials, NotFound, TokenInvalid
+from authsvc.exceptions import EmailNotVerified, Forbidden, InvalidCredentials, NotFound, TokenInvalid
 from authsvc.models import AuthSession, BlockKind, User, UTCDateTime, utcnow
 from authsvc.security import CREDENTIALS_CLAIM, PasswordHasher, TokenCodec, expiry_of
 from authsvc.services import blocklist, sessions
@@ -63,14 +63,21 @@ def sign_in(
     username: str,
     password: str,
     max_sessions: int | None = None,
+    require_verified: bool = False,
     client: ClientInfo = NO_CLIENT,
 ) -> TokenPair:
     """Check credentials and start a new session: one transaction, committed once.
 
     ``InvalidCredentials`` also when the password or the account changed while the hash was being
     checked: the session is only written under the credentials version that was verified.
+    ``require_verified`` (FLASK_EMAIL_VERIFICATION=required): ``EmailNotVerified`` for a user whose
+    address was never proven, said only once the password was right.
     """
     user = authenticate(session=session, hasher=hasher, username=username, password=password, client=client)
+    if require_verified and not user.email_verified:
+        session.rollback()
+        audit("sign_in", outcome="email_not_verified", user_id=user.id, client=client)
+        raise EmailNotVerified()
     try:
         pair = sessions.start(
             session=session, codec=codec, user=user, client=client, max_sessions=max_sessions
@@ -102,8 +109,8 @@ def verify_access(*, engine: Engine, codec: TokenCodec, token: str) -> Identity:
         row = execute(params).fetchone()
     if row is None:
         raise TokenInvalid()
-    id_, username, email, role, is_active, created_at, version, revoked = row
-    user = UserView(id_, username, email, role, bool(is_active), created_at)
+    id_, username, email, role, is_active, created_at, version, revoked, verified = row
+    user = UserView(id_, username, email, role, bool(is_active), created_at, bool(verified))
     if revoked or not user.is_active or version != claims[CREDENTIALS_CLAIM]:
         raise TokenInvalid()
     return Identity(user=user, claims=claims)
@@ -118,6 +125,7 @@ _IDENTITY = rawsql.compile_for_each(
         rawsql.utc_text(USER_COLUMNS[-1], dialect),
         User.__table__.c.credentials_version,  # type: ignore[attr-defined]
         blocklist.matches("jti", "sid"),
+        User.__table__.c.email_verified,  # type: ignore[attr-defined]
     ).where(USER_COLUMNS[0] == bindparam("user_id"))
 )
 

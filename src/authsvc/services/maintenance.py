@@ -8,16 +8,19 @@ from datetime import datetime
 from sqlmodel import Session, col, delete, or_
 
 from authsvc.models import AuthSession, TokenBlocklist
+from authsvc.services import onetime
 
 
 @dataclass(frozen=True, slots=True)
 class Pruned:
     blocklist_rows: int
     sessions: int
+    link_tokens: int
 
 
 def prune(session: Session, *, now: datetime) -> Pruned:
-    """Delete expired blocklist rows and dead (expired or revoked) sessions.
+    """Delete expired blocklist rows, dead (expired or revoked) sessions, and one-time link tokens
+    that can no longer be spent.
 
     A blocklist row outlives every token it can match, so deleting it after ``expires_at`` never
     revives a token; a revoked session stays blocked by its blocklist row while that matters.
@@ -28,5 +31,6 @@ def prune(session: Session, *, now: datetime) -> Pruned:
             or_(col(AuthSession.expires_at) < now, col(AuthSession.revoked_at).is_not(None))
         )
     )
+    links = onetime.prune(session, now=now)
     session.commit()
-    return Pruned(blocklist_rows=rows.rowcount, sessions=dead.rowcount)
+    return Pruned(blocklist_rows=rows.rowcount, sessions=dead.rowcount, link_tokens=links)

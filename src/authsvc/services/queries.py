@@ -36,6 +36,8 @@ class UserView(NamedTuple):
     role: str
     is_active: bool
     created_at: datetime | str  # str: the UTC text the hot paths read (rawsql.utc_text)
+    # Section 2's records show it; /list/'s (section 1) never do, and its walk does not read it.
+    email_verified: bool = True
 
 
 class PublicUserView(NamedTuple):
@@ -57,6 +59,8 @@ USER_COLUMNS = (
     _users.c.created_at,
 )
 PUBLIC_COLUMNS = (_users.c.id, _users.c.username, _users.c.created_at)
+# A section 2 user record's columns, in UserView's order.
+RECORD_COLUMNS = (*USER_COLUMNS, _users.c.email_verified)
 
 
 def _users_after(columns: tuple[Any, ...], dialect_name: str) -> Any:
@@ -142,7 +146,7 @@ def page_users(
     else:  # the unfiltered total is kept by triggers: one row, however many users there are
         count = core_select(col(UserCounter.total)).where(col(UserCounter.id) == 1)
     rows = (
-        core_select(*USER_COLUMNS)
+        core_select(*RECORD_COLUMNS)
         .where(*conditions)
         .order_by(*SORTS[sort])
         .offset((page - 1) * per_page)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -100,8 +102,11 @@ def register(
     email: str,
     min_score: int = DEFAULT_MIN_SCORE,
     registration_open: bool = True,
+    verification: Verification | None = None,
 ) -> User:
-    """Self-service sign-up: the password policy applies, then a ``user`` account is created.
+    """Self-service sign-up: the password policy applies, then a ``user`` account is created, with
+    its address unverified and, when ``verification`` is given, a verification link queued in the
+    same transaction.
 
     Closed registration is refused before anything is looked up, so the refusal says nothing about
     which names or addresses exist. Operators' ``create-user`` calls ``create_user`` directly: it
@@ -110,7 +115,25 @@ def register(
     if not registration_open:
         raise RegistrationClosed()
     check_password(password, username=username, email=email, min_score=min_score)
-    return create_user(session=session, hasher=hasher, username=username, password=password, email=email)
+    user = _add_user(
+        session, hasher=hasher, username=username, password=password, email=email, role=Role.USER
+    )
+    user.email_verified = False
+    try:
+        if verification is not None:
+            session.flush()  # the id the link's token names
+            verification.queue(session, user)
+        session.commit()
+    except IntegrityError:
+        raise _conflict(session, user) from None
+    return user
+
+
+class Verification(Protocol):
+    """Queues a verification link for a new user (``verification.queue_verification``, bound to its
+    mailer); passed in, so that accounts know nothing of mail."""
+
+    def queue(self, session: Session, user: User) -> None: ...
 
 
 def _ensure_free(session: Session, *, key: str, email: str | None) -> None:

@@ -14,6 +14,7 @@ from authsvc.api.guard import bearer_token, current_identity
 from authsvc.api.render import json_response, session_record, token_response, user_record
 from authsvc.api.signin import sign_in
 from authsvc.extensions import get_codec, get_hasher, get_settings
+from authsvc.mail import get_mailer
 from authsvc.schemas import (
     ErrorOut,
     LoginIn,
@@ -28,6 +29,7 @@ from authsvc.schemas import (
 )
 from authsvc.services import accounts, auth, sessions, users
 from authsvc.services.sessions import TokenPair
+from authsvc.services.verification import VerificationLinks
 
 bp = APIBlueprint(
     "auth",
@@ -79,8 +81,17 @@ def register(body: UserCreate) -> Response:
         email=body.email,
         min_score=get_settings().password_min_score,
         registration_open=get_settings().registration == "open",
+        verification=_verification_links(),
     )
     return json_response(user_record(user), 201)
+
+
+def _verification_links() -> VerificationLinks | None:
+    """A new account's verification link, unless FLASK_EMAIL_VERIFICATION=off."""
+    settings = get_settings()
+    if settings.email_verification == "off":
+        return None
+    return VerificationLinks(mailer=get_mailer(), lifetime=settings.verify_token_expires)
 
 
 @bp.post("/login", responses={200: LoginOut})
@@ -164,6 +175,7 @@ def change_password(body: PasswordChange) -> Response:
             current_password=body.current_password,
             new_password=body.new_password,
             min_score=get_settings().password_min_score,
+            mailer=get_mailer(),
             client=client_info(),
         )
     return _tokens(pair, cookie=cookie)

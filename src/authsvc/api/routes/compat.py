@@ -24,7 +24,7 @@ from authsvc.api.render import (
 )
 from authsvc.api.signin import sign_in
 from authsvc.db import get_engine
-from authsvc.exceptions import InvalidCredentials, TokenInvalid, TokenMissing
+from authsvc.exceptions import EmailNotVerified, InvalidCredentials, TokenInvalid, TokenMissing
 from authsvc.extensions import SETTINGS, get_codec, get_settings
 from authsvc.models import Role
 from authsvc.schemas import (
@@ -90,7 +90,7 @@ def obtain_pair(body: Credentials) -> Response:
     """Sign in and get a refresh and an access token."""
     try:
         pair = sign_in(body.username, body.password)
-    except InvalidCredentials:
+    except (InvalidCredentials, EmailNotVerified):  # section 1 has one refusal, whatever the reason
         return unauthorized(BAD_LOGIN, token_presented=False)
     return token_response(CompatPair(refresh=pair.refresh.token, access=pair.access.token))
 

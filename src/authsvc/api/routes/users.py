@@ -95,6 +95,7 @@ def update(path: UserPath, body: UserUpdate) -> Response:
         role=Role(body.role) if body.role else None,
         is_active=body.is_active,
         email=body.email,
+        email_verified=body.email_verified,
         actor_id=admin.user.id,
         client=client_info(),
     )

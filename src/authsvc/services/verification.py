@@ -1,0 +1,142 @@
+"""Proving an address: verification links, and changing the address through a link sent to the new one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.exceptions import EmailTaken, InvalidCredentials, InvalidInput, InvalidLink
+from authsvc.messages import Kind
+from authsvc.models import Purpose, User, utcnow
+from authsvc.security import PasswordHasher
+from authsvc.services import onetime
+from authsvc.services.outbox import Mailer
+from authsvc.services.recovery import find_by_email
+from authsvc.services.users import ensure_email_free, get_user
+
+
+def queue_verification(session: Session, *, mailer: Mailer, user: User, lifetime: int) -> None:
+    """Add a verification link for the user's current address to the caller's transaction."""
+    assert user.email is not None
+    onetime.mail_link(
+        session,
+        mailer=mailer,
+        kind=Kind.VERIFY,
+        purpose=Purpose.VERIFY,
+        user=user,
+        to=user.email,
+        lifetime=lifetime,
+        email=user.email,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationLinks:
+    """``users.Verification`` for registration: queues a new user's link with this mailer."""
+
+    mailer: Mailer
+    lifetime: int
+
+    def queue(self, session: Session, user: User) -> None:
+        queue_verification(session, mailer=self.mailer, user=user, lifetime=self.lifetime)
+
+
+def resend_verification(
+    *,
+    session: Session,
+    mailer: Mailer,
+    lifetime: int,
+    allowed: bool,
+    user_id: int | None = None,
+    email: str | None = None,
+    client: ClientInfo = NO_CLIENT,
+) -> None:
+    """A new verification link for a signed-in user (``user_id``) or an address (``email``), when the
+    address is unverified and its budget not spent; otherwise nothing. The answer is the same."""
+    user = session.get(User, user_id) if user_id is not None else find_by_email(session, email or "")
+    if user is None or user.email is None or user.email_verified or not user.is_active or not allowed:
+        session.rollback()
+        return
+    queue_verification(session, mailer=mailer, user=user, lifetime=lifetime)
+    session.commit()
+    audit("verification_sent", outcome="success", user_id=user.id, client=client)
+
+
+def verify_email(*, session: Session, token: str, client: ClientInfo = NO_CLIENT) -> User:
+    """Mark the address verified with a verification link's token. The token is void once the user's
+    address differs from the one it was sent to."""
+    now = utcnow()
+    row = onetime.find(session, token, purpose=Purpose.VERIFY, now=now)
+    user = session.get(User, row.user_id)
+    if user is None or user.email != row.email:
+        raise InvalidLink()
+    onetime.spend(session, row, now=now)
+    user.email_verified = True
+    session.add(user)
+    session.commit()
+    audit("email_verified", outcome="success", user_id=user.id, client=client)
+    return user
+
+
+def request_email_change(
+    *,
+    session: Session,
+    hasher: PasswordHasher,
+    mailer: Mailer,
+    user_id: int,
+    new_email: str,
+    current_password: str,
+    lifetime: int,
+    client: ClientInfo = NO_CLIENT,
+) -> None:
+    """Mail a confirmation link to ``new_email`` and a notice to the current address; the address
+    changes only when the link is followed (``confirm_email_change``)."""
+    user = get_user(session, user_id)
+    if not hasher.verify(current_password, user.password_hash):
+        audit("email_change", outcome="failure", user_id=user.id, client=client)
+        raise InvalidCredentials("Current password is incorrect.")
+    if new_email == user.email:
+        raise InvalidInput("The new address is the current one.", field="new_email")
+    ensure_email_free(session, new_email)
+    onetime.mail_link(
+        session,
+        mailer=mailer,
+        kind=Kind.EMAIL_CHANGE,
+        purpose=Purpose.EMAIL_CHANGE,
+        user=user,
+        to=new_email,
+        lifetime=lifetime,
+        email=new_email,
+    )
+    if user.email is not None:
+        mailer.queue(
+            session, Kind.EMAIL_CHANGE_NOTICE, to=user.email, username=user.username, new_email=new_email
+        )
+    session.commit()
+    audit("email_change", outcome="requested", user_id=user.id, client=client)
+
+
+def confirm_email_change(*, session: Session, token: str, client: ClientInfo = NO_CLIENT) -> User:
+    """Move the account to the address the link was sent to, verified. Outstanding reset and
+    verification links (sent to the old address) stop working; ``EmailTaken`` if someone registered
+    the address meanwhile, and then the link is left unspent."""
+    now = utcnow()
+    row = onetime.find(session, token, purpose=Purpose.EMAIL_CHANGE, now=now)
+    user = get_user(session, row.user_id)
+    if user.email != row.email:
+        ensure_email_free(session, row.email)
+    onetime.spend(session, row, now=now)
+    user.email = row.email
+    user.email_verified = True
+    session.add(user)
+    onetime.void(session, user_id=row.user_id, purposes=(Purpose.RESET, Purpose.VERIFY))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise EmailTaken() from None
+    audit("email_change", outcome="success", user_id=user.id, client=client)
+    return user
