@@ -237,8 +237,9 @@ async function register(event) {
   }
   $("new-password").value = "";
   $("username").value = body.username;
-  const mailed = body.email_verified === false ? ` A verification link is on its way to ${body.email}.` : "";
-  say(`Account ${body.username} created: sign in above.${mailed}`);
+  // Not "a verification link is on its way": with FLASK_EMAIL_VERIFICATION=off none is, and the
+  // answer cannot tell. Signed in, the page shows whether the address is verified, and a resend.
+  say(`Account ${body.username} created: sign in above.`);
   $("password").focus();
 }
 
@@ -337,6 +338,7 @@ async function confirmEmail() {
 async function signOut() {
   await authorized("/api/auth/logout", { method: "POST" }); // refreshes first if the token went stale
   signedOut();
+  linkStatus("", "");
 }
 
 // For tests and the curious: make the in-memory token stale so the next call needs a refresh.
