@@ -9,15 +9,18 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
 
+from authsvc import mail
 from authsvc.db import get_engine, session_scope
 from authsvc.extensions import get_hasher
 from authsvc.services import users
 from tests.conftest import build_app, make_settings
 from tests.helpers import PASSWORD
+from tests.mailserver import SmtpSink
 from tests.system.conftest import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -45,10 +48,25 @@ def secure_live_server(tmp_path: Path) -> Iterator[str]:
     yield from serve(tmp_path, "testing")
 
 
-def serve(tmp_path: Path, environment: str) -> Iterator[str]:
+@pytest.fixture
+def mail_live_server(tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[str]:
+    """The development server mailing ``smtp_sink`` for real, with its background sender on (as
+    ``flask run`` has it), and FLASK_PUBLIC_URL its own origin: mailed links open its ``/demo``."""
     port = free_port()
+    yield from serve(
+        tmp_path,
+        "development",
+        port=port,
+        public_url=f"http://127.0.0.1:{port}",
+        mail_url=smtp_sink.url(),
+        mail_send_in_background=True,
+    )
+
+
+def serve(tmp_path: Path, environment: str, *, port: int | None = None, **overrides: Any) -> Iterator[str]:
+    port = port or free_port()
     origin = f"http://127.0.0.1:{port}"
-    app = build_app(make_settings(tmp_path, environment=environment, cors_origins=origin))
+    app = build_app(make_settings(tmp_path, environment=environment, cors_origins=origin, **overrides))
     with app.app_context():
         with session_scope(get_engine(app)) as session:
             users.create_user(
@@ -65,6 +83,7 @@ def serve(tmp_path: Path, environment: str) -> Iterator[str]:
     server.shutdown()
     thread.join(timeout=10)
     server.server_close()
+    mail.get_mail(app).sender.stop()  # a no-op unless the server mailed something in the background
     get_engine(app).dispose()
 
 

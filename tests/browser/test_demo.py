@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+from urllib.parse import urlsplit
+
 import pytest
 
-from tests.helpers import PASSWORD
+from tests.helpers import GOOD_PASSWORD, PASSWORD
+from tests.mailserver import SmtpSink, link_in
 
 
 def sign_in_on(page, username: str) -> None:
@@ -149,3 +154,213 @@ def test_register_then_end_another_device_from_the_session_list(live_server, bro
     phone.evaluate("window.authsvcDemo.expireNow()")
     phone.click("#whoami")
     phone.wait_for_selector("#status:has-text('signed out')")
+
+
+TOKEN = "Zk3v-Qx_9aLmN0pR2sT4uV6wX8yA1bC3dE5fG7hJ9kL"  # the shape of secrets.token_urlsafe(32)
+
+
+class Stub:
+    """Answers one endpoint from a queue of (status, body) and records what the page sent it."""
+
+    def __init__(self, page, path: str, *answers: tuple[int, dict[str, object]]) -> None:
+        self.sent: list[dict[str, object]] = []
+        self.answers = list(answers)
+        page.route(f"**{path}", self.answer)
+
+    def answer(self, route) -> None:
+        self.sent.append(route.request.post_data_json)
+        status, body = self.answers.pop(0)
+        route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
+
+
+def test_a_mailed_link_is_spent_only_by_a_click_and_leaves_no_trace_in_history(
+    live_server, browser, tmp_path
+):
+    """``#reset=<token>``: the load POSTs nothing and drops the fragment; a refused password keeps the
+    form and the token; the next click changes the password."""
+    page = browser.new_context().new_page()
+    problems: list[str] = []  # script errors, and anything the Content-Security-Policy refused
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if "Security" in message.text else None)
+    weak = {
+        "detail": "This password is too easy to guess.",
+        "code": "validation_error",
+        "errors": [{"loc": ["body", "new_password"], "msg": "This password is too easy to guess."}],
+    }
+    reset = Stub(page, "/api/auth/password/reset", (400, weak), (200, {"message": "Password changed"}))
+    page.goto(f"{live_server}/demo#reset={TOKEN}")
+    page.wait_for_selector("#status:has-text('signed out')")
+    assert page.is_visible("#reset-form") and not page.is_visible("#verify-panel")
+    assert page.evaluate("location.href") == f"{live_server}/demo"  # the token is not in history
+    assert TOKEN not in page.evaluate("location.href + document.referrer")
+    assert reset.sent == []  # nothing spent on load (a mail scanner's GET is just such a load)
+
+    page.fill("#reset-password", "aaaaaaaa")
+    page.click("#reset-form button[type=submit]")
+    page.wait_for_selector("#link-status:has-text('too easy to guess')")
+    assert page.is_visible("#reset-form")
+    page.screenshot(path=str(tmp_path / "stub-reset-refused.png"))
+    page.fill("#reset-password", "tangerine-lighthouse-42")
+    page.click("#reset-form button[type=submit]")
+    page.wait_for_selector("#link-status:has-text('Password changed: sign in with your new password.')")
+    assert not page.is_visible("#reset-form")
+    assert reset.sent == [
+        {"token": TOKEN, "new_password": "aaaaaaaa"},
+        {"token": TOKEN, "new_password": "tangerine-lighthouse-42"},
+    ]
+    page.screenshot(path=str(tmp_path / "stub-reset-done.png"))
+    assert problems == []
+
+
+def test_verify_and_email_change_links_show_their_outcomes(live_server, browser, tmp_path):
+    page = browser.new_context().new_page()
+    user = {"id": 2, "username": "ada", "email": "ada@example.org", "email_verified": True}
+    dead = {"detail": "This link is invalid or has expired.", "code": "invalid_link"}
+    verify = Stub(page, "/api/auth/email/verify", (200, user), (400, dead))
+    taken = {"detail": "That email address is already registered", "code": "email_taken"}
+    confirm = Stub(page, "/api/auth/email/confirm", (200, user), (409, taken))
+
+    page.goto(f"{live_server}/demo#verify={TOKEN}")
+    page.wait_for_selector("#verify-button")
+    assert verify.sent == [] and page.evaluate("location.hash") == ""
+    page.dblclick("#verify-button")  # a double click spends the token once and keeps the success
+    page.wait_for_selector("#link-status:has-text('Address verified: ada@example.org')")
+    assert verify.sent == [{"token": TOKEN}]
+    assert not page.is_visible("#verify-button")
+    page.screenshot(path=str(tmp_path / "stub-verified.png"))
+
+    page.evaluate(f"location.hash = 'verify={TOKEN}'")  # pasted into the same tab: hashchange
+    page.click("#verify-button")
+    page.wait_for_selector("#link-status:has-text('This link is invalid or has expired.')")
+    assert page.evaluate("location.hash") == ""
+
+    page.goto(f"{live_server}/demo#email={TOKEN}")
+    page.click("#email-confirm-button")
+    page.wait_for_selector("#link-status:has-text('Email changed to ada@example.org')")
+    page.goto(f"{live_server}/demo#email={TOKEN}")
+    page.click("#email-confirm-button")
+    page.wait_for_selector("#link-status:has-text('already registered')")
+    assert confirm.sent == [{"token": TOKEN}, {"token": TOKEN}]
+
+    page.goto(f"{live_server}/demo#reset=not%20a%20token")  # mangled on the way: refused unsent
+    page.wait_for_selector("#link-status:has-text('This link is invalid or has expired.')")
+    assert not page.is_visible("#reset-form")
+
+
+def mailed_link(sink: SmtpSink, count: int, kind: str, origin: str, to: str) -> str:
+    """The link in the ``count``-th message the sink received, once it has arrived: to ``to``, and
+    opening this server's ``/demo`` with a ``#kind=`` fragment."""
+    received = sink.wait_for(count)[count - 1]
+    assert received.rcpt_tos == (to,)
+    link = link_in(received.message)
+    assert re.fullmatch(rf"{re.escape(origin)}/demo#{kind}=[A-Za-z0-9_-]{{43}}", link), link
+    return link
+
+
+def open_link(context, link: str):
+    """Open a mailed link in a new tab, as a mail client would; return the tab and the API calls it
+    makes, so a test can show the load alone spent nothing."""
+    page = context.new_page()
+    calls: list[str] = []
+    page.on("request", lambda request: calls.append(f"{request.method} {urlsplit(request.url).path}"))
+    page.goto(link)
+    page.wait_for_selector("#status:not(:has-text('checking'))")
+    assert page.evaluate("location.hash") == "" and "#" not in page.evaluate("location.href")
+    return page, calls
+
+
+def test_verify_then_reset_by_mailed_links(mail_live_server, smtp_sink, browser, tmp_path):
+    """A newcomer as the demo serves them: register, verify the address from the message the server
+    really mailed, forget the password, reset it from the next message, and sign in with the new one."""
+    origin, shots = mail_live_server, iter(range(1, 100))
+
+    def shot(page, name: str) -> None:
+        page.screenshot(path=str(tmp_path / f"mail-{next(shots):02}-{name}.png"), full_page=True)
+
+    laptop = browser.new_context()
+    page = laptop.new_page()
+    page.goto(f"{origin}/demo")
+    page.wait_for_selector("#status:has-text('signed out')")
+    page.fill("#new-username", "lin")
+    page.fill("#new-email", "lin@example.com")
+    page.fill("#new-password", PASSWORD)
+    page.click("#register button[type=submit]")
+    page.wait_for_selector("#notice:has-text('Account lin created')")
+    shot(page, "registered")
+
+    # signed in, the page says the address is not verified yet, and offers to send the link again
+    sign_in_on(page, "lin")
+    assert page.text_content("#email-address") == "lin@example.com"
+    assert page.text_content("#email-verified") == "not verified"
+    shot(page, "signed-in-unverified")
+    first = mailed_link(smtp_sink, 1, "verify", origin, "lin@example.com")
+    page.click("#resend-verification")
+    page.wait_for_selector("#notice:not(:empty)")
+    assert page.text_content("#error") == ""
+    newest = mailed_link(smtp_sink, 2, "verify", origin, "lin@example.com")
+
+    # the newer link voided the first one: following it shows the refusal
+    old_tab, _ = open_link(laptop, first)
+    old_tab.click("#verify-button")
+    old_tab.wait_for_selector("#link-status:has-text('This link is invalid or has expired.')")
+    shot(old_tab, "voided-link-refused")
+    old_tab.close()
+
+    tab, calls = open_link(laptop, newest)
+    tab.wait_for_selector("#who:has-text('as lin')")  # the cookie signs this tab in too
+    assert tab.is_visible("#verify-button")
+    assert "POST /api/auth/email/verify" not in calls  # opening the link spent nothing
+    shot(tab, "verify-link-opened")
+    tab.click("#verify-button")
+    tab.wait_for_selector("#link-status:has-text('Address verified: lin@example.com')")
+    tab.wait_for_selector("#email-verified:text-is('verified')")
+    assert not tab.is_visible("#resend-verification")
+    shot(tab, "verified")
+
+    # signed out, forget the password
+    tab.click("#logout")
+    tab.wait_for_selector("#status:has-text('signed out')")
+    assert tab.text_content("#link-status") == ""  # the last link's outcome goes with the session
+    tab.fill("#forgot-email", "lin@example.com")
+    tab.click("#forgot-form button[type=submit]")
+    tab.wait_for_selector("#notice:has-text('If that address has an account, a reset link is on its way.')")
+    shot(tab, "forgot-sent")
+    reset = mailed_link(smtp_sink, 3, "reset", origin, "lin@example.com")
+
+    # another device opens the reset link: a password the policy refuses keeps the form and the token
+    phone = browser.new_context()
+    device, calls = open_link(phone, reset)
+    assert device.is_visible("#reset-form")
+    assert "POST /api/auth/password/reset" not in calls
+    device.fill("#reset-password", "aaaaaaaa")
+    device.click("#reset-form button[type=submit]")
+    device.wait_for_selector("#link-status:has-text('too easy to guess')")
+    assert device.is_visible("#reset-form")
+    shot(device, "reset-refused")
+    device.fill("#reset-password", GOOD_PASSWORD)
+    device.click("#reset-form button[type=submit]")
+    device.wait_for_selector("#link-status:has-text('Password changed: sign in with your new password.')")
+    assert not device.is_visible("#reset-form")
+    shot(device, "password-changed")
+    assert smtp_sink.wait_for(4)[3].message["Subject"] == "Your password was changed"
+
+    # the old password fails, the new one signs in
+    device.fill("#username", "lin")
+    device.fill("#password", PASSWORD)
+    device.click("#login button[type=submit]")
+    device.wait_for_selector("#error:has-text('Invalid username or password')")
+    shot(device, "old-password-refused")
+    device.fill("#password", GOOD_PASSWORD)
+    device.click("#login button[type=submit]")
+    device.wait_for_selector("#who:has-text('as lin')")
+    assert device.text_content("#email-verified") == "verified"
+    shot(device, "signed-in-new-password")
+
+    # the reset signed out the laptop's session, and its link works only once
+    page.click("#whoami")
+    page.wait_for_selector("#status:has-text('signed out')")
+    again, _ = open_link(phone, reset)
+    again.fill("#reset-password", "another-strong-passphrase-7")
+    again.click("#reset-form button[type=submit]")
+    again.wait_for_selector("#link-status:has-text('This link is invalid or has expired.')")
+    shot(again, "spent-reset-link")

@@ -5,9 +5,13 @@
 //   cookie's value echoed in X-CSRF-Token; a 401 on any call also triggers one silent refresh.
 // - On load, the same refresh restores the session from the cookie.
 // - Sign out: POST /api/auth/logout revokes the session and clears the cookies.
+// - The one-time links authsvc mails (<link base>#reset=<token>, #verify=<token>, #email=<token>):
+//   the token rides in the fragment, so a mail scanner fetching the link spends nothing. The page
+//   takes it out of the address bar (and so out of history) at once, keeps it in memory, and POSTs
+//   it only when the person clicks.
 "use strict";
 
-const state = { access: null, timer: null, refreshes: 0 };
+const state = { access: null, timer: null, refreshes: 0, link: null };
 const $ = (id) => document.getElementById(id);
 
 // Over https the cookie is __Host-csrf_refresh_token (only this host can set it); on plain-http
@@ -18,6 +22,40 @@ function csrfToken() {
     document.cookie.match(/(?:^|;\s*)__Host-csrf_refresh_token=([^;]*)/) ||
     document.cookie.match(/(?:^|;\s*)csrf_refresh_token=([^;]*)/);
   return match ? decodeURIComponent(match[1]) : "";
+}
+
+// An answer that is not JSON (a proxy's error page) reads as an empty body, not an exception.
+async function readBody(response) {
+  try {
+    return await response.json();
+  } catch {
+    return {};
+  }
+}
+
+// A validation error's field messages say more than its summary ("Invalid body: check password.").
+function reason(body, status) {
+  const fields = (body.errors || []).map((e) => e.msg).join(" ");
+  return fields || body.detail || "request failed: " + status;
+}
+
+function say(message) {
+  $("error").textContent = "";
+  $("notice").textContent = message;
+}
+
+function complain(message) {
+  $("notice").textContent = "";
+  $("error").textContent = message;
+}
+
+function postJson(path, body) {
+  return fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
 }
 
 function call(path, options = {}) {
@@ -64,6 +102,7 @@ function signedOut(message = "") {
   $("account").hidden = true;
   $("login").hidden = false;
   $("register").hidden = false;
+  $("forgot-form").hidden = false;
   $("session-list").replaceChildren();
   $("error").textContent = message;
 }
@@ -80,7 +119,35 @@ async function showWhoami() {
   $("account").hidden = false;
   $("login").hidden = true;
   $("register").hidden = true;
+  $("forgot-form").hidden = true;
   $("error").textContent = "";
+  showEmail(user);
+}
+
+// Whether the address is verified (users made by the CLI may have none), and a resend when it is not.
+function showEmail(user) {
+  const known = Boolean(user.email) && typeof user.email_verified === "boolean";
+  $("email-address").textContent = user.email || "none on file";
+  $("email-verified").textContent = known ? (user.email_verified ? "verified" : "not verified") : "";
+  $("email-verified").dataset.verified = String(Boolean(user.email_verified));
+  $("resend-verification").hidden = !known || user.email_verified;
+}
+
+async function resendVerification() {
+  const button = $("resend-verification");
+  button.disabled = true;
+  try {
+    const response = await authorized("/api/auth/email/verify/resend", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
+    const body = await readBody(response);
+    if (response.ok) say(body.message);
+    else complain(reason(body, response.status));
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function signIn(event) {
@@ -163,22 +230,115 @@ async function register(event) {
       password: $("new-password").value,
     }),
   });
-  const body = await response.json();
+  const body = await readBody(response);
   if (!response.ok) {
-    const field = (body.errors || []).map((e) => e.msg).join(" ");
-    $("error").textContent = field || body.detail;
+    complain(reason(body, response.status));
     return;
   }
   $("new-password").value = "";
   $("username").value = body.username;
-  $("error").textContent = "";
-  $("notice").textContent = `Account ${body.username} created: sign in above.`;
+  // Not "a verification link is on its way": with FLASK_EMAIL_VERIFICATION=off none is, and the
+  // answer cannot tell. Signed in, the page shows whether the address is verified, and a resend.
+  say(`Account ${body.username} created: sign in above.`);
   $("password").focus();
+}
+
+async function forgotPassword(event) {
+  event.preventDefault();
+  const button = $("forgot-form").querySelector("button");
+  button.disabled = true;
+  try {
+    const response = await postJson("/api/auth/password/forgot", { email: $("forgot-email").value });
+    const body = await readBody(response);
+    if (response.ok) say(body.message);
+    else complain(reason(body, response.status));
+  } catch {
+    complain("Could not reach authsvc: try again.");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+const LINK_PANELS = { reset: "reset-form", verify: "verify-panel", email: "email-panel" };
+const INVALID_LINK = "This link is invalid or has expired.";
+
+// Reads #reset=, #verify= or #email= once, and drops it from the address bar and history.
+function readLink() {
+  const match = /^#(reset|verify|email)=(.*)$/.exec(location.hash);
+  if (!match) return;
+  history.replaceState(history.state, "", location.pathname + location.search);
+  const [, kind, token] = match;
+  // The tokens are URL-safe base64; anything else was mangled on the way and cannot be one.
+  state.link = /^[A-Za-z0-9_-]+$/.test(token) ? { kind, token } : null;
+  for (const [name, id] of Object.entries(LINK_PANELS)) $(id).hidden = name !== kind;
+  $("link").hidden = !state.link;
+  linkStatus(state.link ? "" : INVALID_LINK, "error");
+  if (state.link && kind === "reset") $("reset-password").focus();
+}
+
+function linkStatus(message, tone) {
+  $("link-status").textContent = message;
+  $("link-status").dataset.tone = tone;
+}
+
+// The link is spent (or dead): forget its token and put the outcome in its place.
+function linkDone(message, tone) {
+  state.link = null;
+  $("link").hidden = true;
+  $("reset-password").value = "";
+  linkStatus(message, tone);
+}
+
+// POSTs the link's token once per click; the control stays disabled until the answer, so a double
+// click cannot spend the token and then report the second try's invalid_link over the success.
+async function spendLink(path, extra, control) {
+  if (!state.link) return null;
+  control.disabled = true;
+  try {
+    const response = await postJson(path, Object.assign({ token: state.link.token }, extra));
+    const body = await readBody(response);
+    if (response.ok) return body;
+    if (body.code === "invalid_link") linkDone(INVALID_LINK, "error");
+    else if (body.code === "email_taken") linkDone(body.detail, "error");
+    else linkStatus(reason(body, response.status), "error"); // e.g. a refused password: try another
+  } catch {
+    linkStatus("Could not reach authsvc: try again.", "error");
+  } finally {
+    control.disabled = false;
+  }
+  return null;
+}
+
+async function resetPassword(event) {
+  event.preventDefault();
+  const submit = $("reset-form").querySelector("button");
+  const password = $("reset-password").value;
+  const body = await spendLink("/api/auth/password/reset", { new_password: password }, submit);
+  if (!body) return;
+  linkDone("Password changed: sign in with your new password.", "ok");
+  // The reset revoked every session of that user: if this page held one, show it signed out.
+  if (state.access && (await refresh())) await showWhoami();
+  $("username").focus();
+}
+
+async function verifyAddress() {
+  const user = await spendLink("/api/auth/email/verify", {}, $("verify-button"));
+  if (!user) return;
+  linkDone("Address verified: " + user.email, "ok");
+  if (state.access) await showWhoami();
+}
+
+async function confirmEmail() {
+  const user = await spendLink("/api/auth/email/confirm", {}, $("email-confirm-button"));
+  if (!user) return;
+  linkDone("Email changed to " + user.email, "ok");
+  if (state.access) await showWhoami();
 }
 
 async function signOut() {
   await authorized("/api/auth/logout", { method: "POST" }); // refreshes first if the token went stale
   signedOut();
+  linkStatus("", "");
 }
 
 // For tests and the curious: make the in-memory token stale so the next call needs a refresh.
@@ -189,4 +349,11 @@ $("register").addEventListener("submit", register);
 $("whoami").addEventListener("click", showWhoami);
 $("sessions").addEventListener("click", listSessions);
 $("logout").addEventListener("click", signOut);
+$("forgot-form").addEventListener("submit", forgotPassword);
+$("resend-verification").addEventListener("click", resendVerification);
+$("reset-form").addEventListener("submit", resetPassword);
+$("verify-button").addEventListener("click", verifyAddress);
+$("email-confirm-button").addEventListener("click", confirmEmail);
+window.addEventListener("hashchange", readLink); // a link pasted into a tab already on /demo
+readLink();
 refresh().then((ok) => (ok ? showWhoami() : signedOut()));
