@@ -32,7 +32,13 @@ if TYPE_CHECKING:
         User,
         UserPage,
     )
-    from authsvc_client.verifier import AccessClaims, IntrospectionConfig, InvalidToken, TokenVerifier
+    from authsvc_client.verifier import (
+        AccessClaims,
+        InsufficientLevel,
+        IntrospectionConfig,
+        InvalidToken,
+        TokenVerifier,
+    )
 
 # name -> module: imported on first use (PEP 562), so that pytest loading the plugin module in every
 # suite of the environment costs nothing until a fixture is used.
@@ -44,6 +50,7 @@ _LAZY = {
     "CompatPair": "authsvc_client.models",
     "Discovery": "authsvc_client.models",
     "Health": "authsvc_client.models",
+    "InsufficientLevel": "authsvc_client.verifier",
     "Introspection": "authsvc_client.models",
     "IntrospectionConfig": "authsvc_client.verifier",
     "InvalidToken": "authsvc_client.verifier",
@@ -75,6 +82,7 @@ __all__ = [
     "CompatPair",
     "Discovery",
     "Health",
+    "InsufficientLevel",
     "Introspection",
     "IntrospectionConfig",
     "InvalidToken",
