@@ -2,7 +2,8 @@
 
 - ``AuthsvcAuth``: an ``httpx.Auth`` that signs in, refreshes before expiry and after a 401, one
   refresh at a time however many threads or tasks share it.
-- ``Authsvc``: a typed client of the API; every non-2xx answer raises ``AuthsvcError``.
+- ``Authsvc``: a typed client of the API; every non-2xx answer raises ``AuthsvcError`` (and a sign-in
+  that needs a second factor ``MfaRequired``, one of them).
 - ``TokenVerifier``: a resource server's check of access tokens against the JWKS (and, optionally,
   introspection); ``authsvc_client.flask.require_token`` wraps it for Flask views.
 - ``authsvc_client.pytest_plugin``: the ``authsvc_server`` and ``authsvc_user`` fixtures.
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from authsvc_client.auth import AuthsvcAuth
     from authsvc_client.client import Authsvc
-    from authsvc_client.errors import AuthsvcError
+    from authsvc_client.errors import AuthsvcError, MfaRequired
     from authsvc_client.jwks import VerifierUnavailable
     from authsvc_client.models import (
         CompatPair,
@@ -32,7 +33,13 @@ if TYPE_CHECKING:
         User,
         UserPage,
     )
-    from authsvc_client.verifier import AccessClaims, IntrospectionConfig, InvalidToken, TokenVerifier
+    from authsvc_client.verifier import (
+        AccessClaims,
+        InsufficientLevel,
+        IntrospectionConfig,
+        InvalidToken,
+        TokenVerifier,
+    )
 
 # name -> module: imported on first use (PEP 562), so that pytest loading the plugin module in every
 # suite of the environment costs nothing until a fixture is used.
@@ -44,10 +51,12 @@ _LAZY = {
     "CompatPair": "authsvc_client.models",
     "Discovery": "authsvc_client.models",
     "Health": "authsvc_client.models",
+    "InsufficientLevel": "authsvc_client.verifier",
     "Introspection": "authsvc_client.models",
     "IntrospectionConfig": "authsvc_client.verifier",
     "InvalidToken": "authsvc_client.verifier",
     "LogoutResult": "authsvc_client.models",
+    "MfaRequired": "authsvc_client.errors",
     "PublicUser": "authsvc_client.models",
     "Session": "authsvc_client.models",
     "TokenPair": "authsvc_client.models",
@@ -75,10 +84,12 @@ __all__ = [
     "CompatPair",
     "Discovery",
     "Health",
+    "InsufficientLevel",
     "Introspection",
     "IntrospectionConfig",
     "InvalidToken",
     "LogoutResult",
+    "MfaRequired",
     "PublicUser",
     "Session",
     "TokenPair",

@@ -6,6 +6,10 @@ once per request: renewals are single flight (a ``threading.Lock`` for the sync 
 ``asyncio.Lock`` per event loop for the async one), and a refresh token is forgotten the moment it
 is sent, whatever comes back, so it can never be presented twice.
 
+An account with a second factor cannot be signed in with a password alone: the sign-in raises
+``MfaRequired`` (code ``mfa_required``, with ``mfa_token`` and ``methods``), and
+``sign_in_with_code`` (``asign_in_with_code``) finishes it with a code and keeps the pair.
+
 The token requests go through the caller's own client (they are yielded by the auth flow, as httpx
 intends), so its transport, proxies, timeouts and event hooks apply to them too.
 """
@@ -22,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from authsvc_client.errors import AuthsvcError, error_from_response
+from authsvc_client.errors import AuthsvcError, error_from_response, mfa_required
 from authsvc_client.models import Scope, TokenPair
 from authsvc_client.tokens import Held, hold, unverified_claims
 
@@ -122,6 +126,24 @@ class AuthsvcAuth(httpx.Auth):
                 return
             refused = access
 
+    # -- the second factor ------------------------------------------------------------------------
+    def sign_in_with_code(self, mfa_token: str, code: str, *, client: httpx.Client | None = None) -> None:
+        """Finish the sign-in an ``MfaRequired`` started, with a TOTP or recovery code; keep the pair
+        (``aal`` 2) as a sign-in would. A wrong code raises ``AuthsvcError`` 401 ``invalid_code``.
+
+        When this session's refresh token dies, the next sign-in with the password asks for a code
+        again (``MfaRequired``).
+        """
+        with self._renewing, _client(client) as sender:
+            _drive(self._verify_code(mfa_token, code), sender)
+
+    async def asign_in_with_code(
+        self, mfa_token: str, code: str, *, client: httpx.AsyncClient | None = None
+    ) -> None:
+        """``sign_in_with_code`` for async code."""
+        async with self._loop_lock():
+            await _adrive(self._verify_code(mfa_token, code), client)
+
     # -- signing out -----------------------------------------------------------------------------
     def logout(self, scope: Scope = "local", *, client: httpx.Client | None = None) -> None:
         """End the session (``scope``: local, global or others) and forget the tokens.
@@ -129,29 +151,12 @@ class AuthsvcAuth(httpx.Auth):
         The next request through this auth signs in again (when it has a password).
         """
         with self._renewing, _client(client) as sender:
-            flow = self._logout(scope)
-            try:
-                step = next(flow)
-                while True:
-                    step = flow.send(sender.send(step, auth=None))
-            except StopIteration:
-                pass
+            _drive(self._logout(scope), sender)
 
     async def alogout(self, scope: Scope = "local", *, client: httpx.AsyncClient | None = None) -> None:
         """``logout`` for async code."""
         async with self._loop_lock():
-            sender = client or httpx.AsyncClient()
-            try:
-                flow = self._logout(scope)
-                try:
-                    step = next(flow)
-                    while True:
-                        step = flow.send(await sender.send(step, auth=None))
-                except StopIteration:
-                    pass
-            finally:
-                if client is None:
-                    await sender.aclose()
+            await _adrive(self._logout(scope), client)
 
     close = logout
 
@@ -203,7 +208,17 @@ class AuthsvcAuth(httpx.Auth):
         reply = yield self._token_request("/api/auth/login", json=body)
         if not reply.is_success:
             raise error_from_response(reply)
+        pending = mfa_required(reply.json())
+        if pending is not None:
+            raise pending
         return self._keep(reply, sent, refreshed=False)
+
+    def _verify_code(self, mfa_token: str, code: str) -> Generator[httpx.Request, httpx.Response, None]:
+        sent = self._clock()
+        reply = yield self._token_request("/api/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code})
+        if not reply.is_success:
+            raise error_from_response(reply)
+        self._keep(reply, sent, refreshed=False)
 
     def _logout(self, scope: Scope) -> Generator[httpx.Request, httpx.Response, None]:
         with self._state:
@@ -252,6 +267,32 @@ class AuthsvcAuth(httpx.Auth):
             if lock is None:
                 lock = self._loop_locks[loop] = asyncio.Lock()
             return lock
+
+
+def _drive(flow: Generator[httpx.Request, httpx.Response, Any], sender: httpx.Client) -> None:
+    """Send each request ``flow`` yields (outside any auth), answering it with the response."""
+    try:
+        step = next(flow)
+        while True:
+            step = flow.send(sender.send(step, auth=None))
+    except StopIteration:
+        pass
+
+
+async def _adrive(
+    flow: Generator[httpx.Request, httpx.Response, Any], client: httpx.AsyncClient | None
+) -> None:
+    """``_drive`` for async code, through ``client`` or a new one closed afterwards."""
+    sender = client or httpx.AsyncClient()
+    try:
+        step = next(flow)
+        while True:
+            step = flow.send(await sender.send(step, auth=None))
+    except StopIteration:
+        pass
+    finally:
+        if client is None:
+            await sender.aclose()
 
 
 class _client:

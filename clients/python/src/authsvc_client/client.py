@@ -2,8 +2,9 @@
 
 One method per endpoint, grouped as the API is; each returns a dataclass from ``models`` and raises
 ``AuthsvcError`` on any answer that is not 2xx. Methods that need a signed-in caller take
-``token=`` (an access token) or use the client's ``auth`` (say an ``AuthsvcAuth``). Sections 6 and
-7 (email, second factor) will be methods of the same kind beside these once the server has them.
+``token=`` (an access token) or use the client's ``auth`` (say an ``AuthsvcAuth``). Of section 7
+(second factor) it has the two-step sign-in: ``login`` raises ``MfaRequired`` for an account with a
+second factor, and ``verify_mfa`` finishes it with a code.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal
 
 import httpx
 
-from authsvc_client.errors import raise_for_error
+from authsvc_client.errors import mfa_required, raise_for_error
 from authsvc_client.models import (
     CompatPair,
     Discovery,
@@ -92,8 +93,20 @@ class Authsvc:
         return User.from_json(self._call("POST", "/api/auth/register", json=body, signed=False))
 
     def login(self, username: str, password: str) -> TokenPair:
+        """A new session's pair; ``MfaRequired`` (code ``mfa_required``, with ``mfa_token`` and
+        ``methods``) when the account has a second factor: then ``verify_mfa``."""
         body = {"username": username, "password": password}
-        return TokenPair.from_json(self._call("POST", "/api/auth/login", json=body, signed=False))
+        answer = self._call("POST", "/api/auth/login", json=body, signed=False)
+        pending = mfa_required(answer)
+        if pending is not None:
+            raise pending
+        return TokenPair.from_json(answer)
+
+    def verify_mfa(self, mfa_token: str, code: str) -> TokenPair:
+        """Finish a sign-in with a TOTP or recovery code: the pair, ``aal`` 2. A wrong code is 401
+        ``invalid_code`` (the fifth voids ``mfa_token``); a dead ``mfa_token`` 401 ``invalid_token``."""
+        body = {"mfa_token": mfa_token, "code": code}
+        return TokenPair.from_json(self._call("POST", "/api/auth/mfa/verify", json=body, signed=False))
 
     def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate ``refresh_token``: it is spent, whatever happens next; keep the new pair."""

@@ -65,6 +65,31 @@ class AuthsvcError(Exception):
         return f"AuthsvcError(status={self.status}, code={self.code!r}, detail={self.detail!r})"
 
 
+class MfaRequired(AuthsvcError):
+    """The password was right, and the account has a second factor: no tokens yet (API.md section 7).
+
+    authsvc answers the sign-in with 200 ``{"mfa_required": true, "mfa_token", "methods"}``; the
+    client raises it as 401 ``mfa_required``, since the caller is not signed in. Send a code of one of
+    ``methods`` with ``mfa_token`` (``Authsvc.verify_mfa``, ``AuthsvcAuth.sign_in_with_code``) within
+    5 minutes to finish the sign-in.
+    """
+
+    def __init__(self, mfa_token: str, methods: list[str], *, body: Any = None) -> None:
+        super().__init__(401, "mfa_required", "A second factor is required.", body=body)
+        self.mfa_token = mfa_token
+        self.methods = methods
+
+
+def mfa_required(body: Any) -> MfaRequired | None:
+    """The ``MfaRequired`` of a sign-in answer that asks for a second factor; ``None`` for tokens."""
+    if not isinstance(body, dict) or body.get("mfa_required") is not True:
+        return None
+    methods = body.get("methods")
+    return MfaRequired(
+        str(body["mfa_token"]), [str(m) for m in methods] if isinstance(methods, list) else [], body=body
+    )
+
+
 def error_from_response(response: httpx.Response) -> AuthsvcError:
     """The ``AuthsvcError`` of a non-2xx answer, whichever of authsvc's error bodies it carries.
 

@@ -1,9 +1,11 @@
-"""Protect another Flask app's views with authsvc access tokens: ``require_token(roles=...)``.
+"""Protect another Flask app's views with authsvc access tokens: ``require_token(roles=..., aal=...)``.
 
 The verified claims (an ``AccessClaims``) are put on ``flask.g.token_claims``. Refusals use
 authsvc's error shape, ``{"detail": ..., "code": ...}``, with RFC 6750's ``WWW-Authenticate``:
-401 ``missing_token`` or ``invalid_token``, 403 ``forbidden`` (``insufficient_scope``), and 503
-``auth_unavailable`` when authsvc's keys or introspection cannot be reached (fail closed).
+401 ``missing_token`` or ``invalid_token``, 403 ``forbidden`` (``insufficient_scope``), 403
+``aal2_required`` for a live token below ``aal=2`` (authsvc's own code for it, with RFC 9470's
+``insufficient_user_authentication`` in the challenge), and 503 ``auth_unavailable`` when authsvc's
+keys or introspection cannot be reached (fail closed).
 
 authsvc's access tokens carry no role, so ``roles=`` needs a verifier with introspection: the role
 comes from authsvc's answer, read from the database at that moment. A verifier without it is a
@@ -19,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import Flask, Response, current_app, g, jsonify, request
 
 from authsvc_client.jwks import VerifierUnavailable
-from authsvc_client.verifier import InvalidToken, TokenVerifier
+from authsvc_client.verifier import InsufficientLevel, InvalidToken, TokenVerifier, required_level
 
 EXTENSION = "authsvc_client.verifier"
 P = ParamSpec("P")
@@ -48,10 +50,13 @@ def _check_roles(verifier: TokenVerifier, roles: frozenset[str]) -> None:
 
 
 def require_token(
-    roles: Iterable[str] | str | None = None, *, verifier: TokenVerifier | None = None
+    roles: Iterable[str] | str | None = None, *, aal: int | None = None, verifier: TokenVerifier | None = None
 ) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
-    """A view decorator: a live access token (and, with ``roles``, one of those roles) or a refusal."""
+    """A view decorator: a live access token (with ``roles``, of one of those roles; with ``aal``, of
+    at least that level, else the verifier's own) or a refusal."""
     wanted = frozenset([roles] if isinstance(roles, str) else roles or ())
+    if aal is not None:
+        required_level(aal)  # a bad level fails at decoration, not as a 500 at the first request
     if verifier is not None:
         _check_roles(verifier, wanted)
 
@@ -67,7 +72,10 @@ def require_token(
                     401, "missing_token", "Authentication is required.", f'Bearer realm="{realm}"'
                 )
             try:
-                claims = chosen.verify(token)
+                claims = chosen.verify(token, aal=aal)
+            except InsufficientLevel as low:
+                challenge = f'Bearer realm="{realm}", error="insufficient_user_authentication"'
+                return _refusal(403, low.code, "Sign in with your second factor to do this.", challenge)
             except InvalidToken:
                 challenge = f'Bearer realm="{realm}", error="invalid_token"'
                 return _refusal(401, "invalid_token", "The access token is invalid or expired.", challenge)

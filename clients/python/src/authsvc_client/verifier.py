@@ -6,6 +6,12 @@ token checked that way stays good until it expires even after its user signs out
 must see revocations at once adds ``introspection``: each token that passes locally is then asked
 about (RFC 7662), and each answer kept for ``cache_seconds``. Introspection also brings the user's
 ``role`` and ``username``, which authsvc's access tokens do not carry.
+
+Every token also states how its session signed in: ``amr`` (``["pwd"]``, or ``["pwd", "otp"]`` after
+a second factor) and ``aal`` (1 or 2; API.md section 7). ``aal=2`` (on the verifier, or per call)
+refuses a token below that level with ``InsufficientLevel``, a kind of ``InvalidToken`` that a
+resource server answers with 403 ``aal2_required`` rather than 401: the caller is signed in, just
+not strongly enough.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -37,9 +43,26 @@ class InvalidToken(Exception):
         self.reason = reason
 
 
+class InsufficientLevel(InvalidToken):
+    """A live access token whose session signed in below the level asked for.
+
+    ``code`` is authsvc's own for the refusal (``aal2_required``); ``required`` and ``actual`` are the
+    two levels. Catching ``InvalidToken`` alone still refuses such a token (as 401).
+    """
+
+    def __init__(self, required: int, actual: int) -> None:
+        super().__init__(f"aal {actual} is below the required {required}")
+        self.required, self.actual = required, actual
+        self.code = f"aal{required}_required"
+
+
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
-    """A verified access token. ``role`` and ``username`` are set only by introspection."""
+    """A verified access token. ``role`` and ``username`` are set only by introspection.
+
+    ``amr`` and ``aal`` say how the session signed in; a token without them (minted before authsvc
+    had levels) is ``aal`` 1 with no ``amr``.
+    """
 
     sub: str
     sid: str
@@ -51,6 +74,8 @@ class AccessClaims:
     role: str | None = None
     username: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    amr: tuple[str, ...] = ()
+    aal: int = 1
 
     @property
     def user_id(self) -> int:
@@ -70,7 +95,8 @@ class IntrospectionConfig:
 class TokenVerifier:
     """Verifies authsvc access tokens; thread-safe, one instance per process.
 
-    ``introspection`` is an ``IntrospectionConfig`` or ``(url, client_id, client_secret)``.
+    ``introspection`` is an ``IntrospectionConfig`` or ``(url, client_id, client_secret)``; ``aal`` is
+    the level every ``verify`` demands unless told otherwise (1: any live token).
     ``unknown_kid_interval`` and the two clocks (``clock`` for ``exp``/``nbf`` and the answer cache,
     ``monotonic`` for the JWKS) are there for tests.
     """
@@ -82,6 +108,7 @@ class TokenVerifier:
         audience: str,
         *,
         leeway: float = 0.0,
+        aal: int = 1,
         introspection: IntrospectionConfig | tuple[str, str, str] | None = None,
         unknown_kid_interval: float = 10.0,
         jwks_max_age: float = 600.0,
@@ -90,6 +117,7 @@ class TokenVerifier:
         http: httpx.Client | None = None,
     ) -> None:
         self.issuer, self.audience, self.leeway = issuer, audience, leeway
+        self.aal = required_level(aal)
         self._clock = clock
         self._owned = http is None
         self._http = http or httpx.Client(timeout=5.0)
@@ -118,22 +146,22 @@ class TokenVerifier:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def verify(self, token: str) -> AccessClaims:
-        """The token's claims, or ``InvalidToken``; ``VerifierUnavailable`` when authsvc cannot say."""
+    def verify(self, token: str, *, aal: int | None = None) -> AccessClaims:
+        """The token's claims, or ``InvalidToken``; ``VerifierUnavailable`` when authsvc cannot say.
+
+        A live token below ``aal`` (else the verifier's own ``aal``) raises ``InsufficientLevel``. The
+        level is checked last, so a dead or forged token is always ``InvalidToken`` itself.
+        """
+        required = self.aal if aal is None else required_level(aal)
         claims = self._verify_locally(token)
-        if self.introspection is None:
-            return claims
-        answer = self._introspect(token, claims)
-        if not answer.active or answer.token_type != "access" or answer.sub != claims.sub:
-            raise InvalidToken("not live (introspection)")
-        return AccessClaims(
-            **{
-                name: getattr(claims, name)
-                for name in ("sub", "sid", "jti", "iat", "exp", "iss", "aud", "raw")
-            },
-            role=answer.role,
-            username=answer.username,
-        )
+        if self.introspection is not None:
+            answer = self._introspect(token, claims)
+            if not answer.active or answer.token_type != "access" or answer.sub != claims.sub:
+                raise InvalidToken("not live (introspection)")
+            claims = replace(claims, role=answer.role, username=answer.username)
+        if claims.aal < required:
+            raise InsufficientLevel(required, claims.aal)
+        return claims
 
     def _verify_locally(self, token: str) -> AccessClaims:
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN:
@@ -169,6 +197,11 @@ class TokenVerifier:
             raise InvalidToken("not an access token")
         if not all(isinstance(claims[name], str) for name in ("sub", "sid", "jti")):
             raise InvalidToken("malformed claims")
+        aal, amr = claims.get("aal", 1), claims.get("amr", [])
+        if type(aal) is not int or aal < 1:  # type(): True is an int, and no level
+            raise InvalidToken("malformed aal")
+        if not isinstance(amr, list) or not all(isinstance(method, str) for method in amr):
+            raise InvalidToken("malformed amr")
         return AccessClaims(
             sub=claims["sub"],
             sid=claims["sid"],
@@ -178,6 +211,8 @@ class TokenVerifier:
             iss=claims["iss"],
             aud=claims["aud"],
             raw=claims,
+            amr=tuple(amr),
+            aal=aal,
         )
 
     def _introspect(self, token: str, claims: AccessClaims) -> Introspection:
@@ -212,3 +247,10 @@ class TokenVerifier:
                     self._answers.clear()
             self._answers[key] = (until, answer)
         return answer
+
+
+def required_level(aal: int) -> int:
+    """``aal`` itself when it can be demanded (an int of 1 or more), else ``ValueError``."""
+    if type(aal) is not int or aal < 1:
+        raise ValueError(f"aal must be a level of 1 or more, not {aal!r}")
+    return aal
