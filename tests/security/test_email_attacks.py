@@ -958,3 +958,31 @@ def test_hostile_values_in_every_field_are_a_client_error(app, client, no_floor,
             assert response.status_code < 500, (field, value, response.data[:200])
             assert response.mimetype == "application/json"
             assert b"Traceback" not in response.data
+
+
+def test_one_message_the_transport_chokes_on_does_not_hold_up_the_others(app, client):
+    """FINDING. ``outbox._send_one`` only catches ``DeliveryFailed`` and ``ValueError``; anything else
+    a transport raises (a bug, an exception smtplib does not wrap) aborts ``deliver_due`` with every
+    other row of the batch still leased. When the lease ends the failing row, the oldest, is
+    claimed first again, so up to BATCH - 1 messages behind it are never sent. Each row's failure
+    should be caught (``except Exception``), rescheduled with backoff, and the pass go on."""
+    add_user(app, "ada")
+    add_user(app, "bob")
+    client.post(FORGOT, json={"email": "ada@example.com"})
+    client.post(FORGOT, json={"email": "bob@example.com"})
+    sent: list[str] = []
+
+    def transport(message: EmailMessage) -> None:
+        if message["To"] == "ada@example.com":
+            raise RuntimeError("a transport bug")
+        sent.append(str(message["To"]))
+
+    get_mail(app).transport = transport
+    with app.app_context():
+        try:
+            get_mail(app).deliver()
+        except RuntimeError:
+            pass
+    assert sent == ["bob@example.com"]
+    [left] = outbox_rows(app)
+    assert left.recipient == "ada@example.com" and left.last_error
