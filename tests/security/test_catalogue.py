@@ -35,7 +35,16 @@ TOKEN, TOKEN_REFRESH, LIST = "/token/", "/token/refresh/", "/list/"
 REGISTER, LOGIN, WHOAMI = "/api/auth/register", "/api/auth/login", "/api/auth/whoami"
 REFRESH, LOGOUT, CHANGE = "/api/auth/refresh", "/api/auth/logout", "/api/auth/password"
 USER, USERS = "/api/users/{victim}", "/api/users/all"
+FORGOT, RESET = "/api/auth/password/forgot", "/api/auth/password/reset"
+VERIFY, RESEND = "/api/auth/email/verify", "/api/auth/email/verify/resend"
+EMAIL, CONFIRM = "/api/auth/email", "/api/auth/email/confirm"
 SHORT = {
+    FORGOT: "forgot",
+    RESET: "reset",
+    VERIFY: "verify",
+    RESEND: "resend",
+    EMAIL: "email-change",
+    CONFIRM: "email-confirm",
     TOKEN: "token",
     TOKEN_REFRESH: "token-refresh",
     LIST: "list",
@@ -244,6 +253,14 @@ def raw(text: str | bytes, content_type: str = "application/json") -> dict[str, 
     return {"data": text, "content_type": content_type}
 
 
+def email_change(new_email: Any = "new@example.com", current: Any = PASSWORD) -> dict[str, Any]:
+    return {"new_email": new_email, "current_password": current}
+
+
+LINK = "A" * 43  # a token of the right shape that no link ever carried
+FORGOT_SENT = Answer(202, fields={"message": "If that address has an account, a reset link is on its way."})
+
+
 BODY_CASES = [
     # --- malformed and oversized ---
     *[
@@ -255,6 +272,12 @@ BODY_CASES = [
             (TOKEN_REFRESH, None, {"refresh": "x.y.z"}),
             (CHANGE, "victim", change()),
             (USER, "admin", {"role": "admin"}),
+            (FORGOT, None, {"email": "victim@example.com"}),
+            (RESET, None, {"token": LINK, "new_password": NEW_PASSWORD}),
+            (VERIFY, None, {"token": LINK}),
+            (RESEND, None, {"email": "victim@example.com"}),
+            (EMAIL, "victim", email_change()),
+            (CONFIRM, None, {"token": LINK}),
         ]
     ],
     body_case("json-nested-100k-arrays-deep", LOGIN, err(400, "invalid_json"), **raw(DEEP_ARRAY)),
@@ -426,6 +449,71 @@ BODY_CASES = [
         json=new_account(role="admin", is_active=False, id=1),
     ),
     body_case("user-promotes-self", USER, err(403, "forbidden"), auth="victim", json={"role": "admin"}),
+    body_case(
+        "user-verifies-self", USER, err(403, "forbidden"), auth="victim", json={"email_verified": True}
+    ),
+    # --- email (API.md section 6): a bad link is one 400, a field of the wrong type another ---
+    body_case(
+        "email-verified-as-string",
+        USER,
+        invalid("email_verified"),
+        auth="admin",
+        json={"email_verified": "true"},
+    ),
+    body_case(
+        "email-verified-as-number", USER, invalid("email_verified"), auth="admin", json={"email_verified": 1}
+    ),
+    body_case("forgot-for-a-real-account", FORGOT, FORGOT_SENT, json={"email": "victim@example.com"}),
+    body_case("forgot-for-no-account", FORGOT, FORGOT_SENT, json={"email": "nobody@example.com"}),
+    body_case("forgot-for-a-deactivated-account", FORGOT, FORGOT_SENT, json={"email": "dormant@example.com"}),
+    body_case("nul-in-email", FORGOT, invalid("email"), json={"email": "victim\x00@example.com"}),
+    body_case(
+        "crlf-bcc-in-email",
+        FORGOT,
+        invalid("email"),
+        json={"email": "victim@example.com\r\nBcc: x@evil.example"},
+    ),
+    body_case("email-as-list", RESEND, invalid("email"), json={"email": ["victim@example.com"]}),
+    body_case(
+        "lone-surrogate-in-token",
+        RESET,
+        invalid("token"),
+        json={"token": LONE * 43, "new_password": NEW_PASSWORD},
+    ),
+    body_case("token-as-number", VERIFY, invalid("token"), json={"token": 4242}),
+    body_case("nosql-ne-null-as-token", CONFIRM, invalid("token"), json={"token": NE_NULL}),
+    body_case("sqli-as-token", CONFIRM, err(400, "invalid_link"), json={"token": SQLI["or-1-equals-1"]}),
+    body_case(
+        "sqli-43-chars-as-token",
+        VERIFY,
+        err(400, "invalid_link"),
+        json={"token": "' OR 1=1 --".ljust(43, "x")},
+    ),
+    body_case(
+        "unknown-token", RESET, err(400, "invalid_link"), json={"token": LINK, "new_password": NEW_PASSWORD}
+    ),
+    body_case(
+        "wrong-current-password",
+        EMAIL,
+        CREDENTIALS,
+        auth="victim",
+        json=email_change(current="wrong-password-1"),
+    ),
+    body_case(
+        "crlf-in-new-email",
+        EMAIL,
+        invalid("new_email"),
+        auth="victim",
+        json=email_change("a@example.com\r\nCc: b@x.org"),
+    ),
+    body_case(
+        "email-change-to-the-admins-address",
+        EMAIL,
+        err(409, "email_taken"),
+        auth="victim",
+        json=email_change("ADMIN@example.com"),
+    ),
+    body_case("email-change-without-a-token", EMAIL, MISSING_TOKEN, json=email_change()),
 ]
 
 
