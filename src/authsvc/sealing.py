@@ -18,6 +18,7 @@ NONCE_BYTES = 12
 
 
 def b64url(data: bytes) -> str:
+    """Base64url without padding, the form JOSE uses."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
@@ -25,7 +26,13 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class SealedValueInvalid(ValueError):
+    """A sealed value another secret sealed, or that was altered."""
+
+
 class Sealer:
+    """Seals and opens values under one derived key (HKDF ``info``: one key per purpose)."""
+
     def __init__(self, secret_key: str, *, info: bytes) -> None:
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
         self._aead = AESGCM(hkdf.derive(secret_key.encode()))
@@ -40,4 +47,4 @@ class Sealer:
             blob = b64url_decode(sealed)
             return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], row_id.encode())
         except (InvalidTag, ValueError) as error:
-            raise ValueError("sealed value does not open with this secret") from error
+            raise SealedValueInvalid("sealed value does not open with this secret") from error

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 
@@ -31,7 +32,7 @@ class OutboxSender:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        os.register_at_fork(after_in_child=self._after_fork)
+        _SENDERS.add(self)
 
     def start(self) -> None:
         """Start the thread (again in a forked child, whose parent's thread did not come along)."""
@@ -47,6 +48,7 @@ class OutboxSender:
         self._wanted.set()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to end after its current pass, and wait for it (tests, shutdown)."""
         self._stopping.set()
         self._wanted.set()
         thread = self._thread
@@ -55,6 +57,7 @@ class OutboxSender:
 
     @property
     def running(self) -> bool:
+        """Is this process's thread alive (a forked child starts its own)."""
         return self._thread is not None and self._thread.is_alive()
 
     def _after_fork(self) -> None:
@@ -86,3 +89,15 @@ class OutboxSender:
         if due is None:
             return POLL
         return min(POLL, max(0.0, (due - utcnow()).total_seconds()))
+
+
+# Every sender of this process, for the one fork hook: a sender of an app that is gone drops out.
+_SENDERS: weakref.WeakSet[OutboxSender] = weakref.WeakSet()
+
+
+def _restart_after_fork() -> None:
+    for sender in list(_SENDERS):
+        sender._after_fork()
+
+
+os.register_at_fork(after_in_child=_restart_after_fork)

@@ -38,10 +38,10 @@ def change_password(
 ) -> TokenPair:
     """Set a new password, sign out every session (the caller's too) and start a fresh one.
 
-    Outstanding reset links stop working, and the address (when there is one and a ``mailer``) is
-    told: a notice is what lets a user whose session was stolen notice the takeover. ``level`` is
-    the caller's session's: a user with a second factor needs ``aal`` 2 (``Aal2Required``), and the
-    new session keeps that level.
+    Outstanding links (reset, verification, email change) stop working, and the address (when
+    there is one and a ``mailer``) is told: a notice is what lets a user whose session was stolen
+    notice the takeover. ``level`` is the caller's session's: a user with a second factor needs
+    ``aal`` 2 (``Aal2Required``), and the new session keeps that level.
     """
     user = get_user(session, user_id)
     if needs_step_up(mfa_enabled=user.mfa_enabled, aal=level.aal):
@@ -55,7 +55,7 @@ def change_password(
     user.password_hash = hasher.hash(new_password)
     sessions.revoke_all(session=session, codec=codec, user_id=user_id)
     new_credentials(session, user)
-    onetime.void(session, user_id=user_id, purposes=(Purpose.RESET,))
+    onetime.void(session, user_id=user_id, purposes=tuple(Purpose))
     if mailer is not None and user.email is not None:
         mailer.queue(session, Kind.PASSWORD_CHANGED, to=user.email, username=user.username)
     pair = sessions.start(session=session, codec=codec, user=user, client=client, level=level)
@@ -97,7 +97,7 @@ def set_password(
     user.password_hash = hasher.hash(new_password)
     ended = sessions.revoke_all(session=session, codec=codec, user_id=user_id)
     new_credentials(session, user)
-    onetime.void(session, user_id=user_id, purposes=(Purpose.RESET,))
+    onetime.void(session, user_id=user_id, purposes=tuple(Purpose))
     session.commit()
     audit("password_reset", outcome="success", user_id=user.id, client=client, actor=OPERATOR)
     return ended
@@ -144,6 +144,7 @@ def update_user(
         if deactivating:
             sessions.revoke_all(session=session, codec=codec, user_id=user_id)
             new_credentials(session, user)
+            onetime.void(session, user_id=user_id, purposes=tuple(Purpose))
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, delete, func, select
 from authsvc.db import session_scope
 from authsvc.messages import Composer, Kind, Letter
 from authsvc.models import OutboxMessage, utcnow
-from authsvc.sealing import Sealer
+from authsvc.sealing import SealedValueInvalid, Sealer
 from authsvc.smtp import DeliveryFailed
 
 log = logging.getLogger("authsvc.mail")
@@ -118,6 +118,15 @@ def _claim(engine: Engine, *, now: datetime) -> list[tuple[str, int]]:
     return claimed
 
 
+def _reason(error: Exception) -> str:
+    """What the log and ``last_error`` say of a failed attempt: never the message or a credential."""
+    if isinstance(error, DeliveryFailed):
+        return str(error)
+    if isinstance(error, SealedValueInvalid):
+        return "the message does not open with this secret"
+    return type(error).__name__
+
+
 def retry_after(attempts: int, *, permanent: bool = False) -> float:
     """Seconds before the next attempt: doubling from FIRST_RETRY up to LAST_RETRY, and LAST_RETRY at
     once after a 5xx reply, which the server would likely give again. Never given up: a message is
@@ -149,11 +158,9 @@ def _send_one(
     try:
         message = message_from_bytes(sealer.open(sealed, row_id), policy=policy.default)
         transport(message)
-    except (DeliveryFailed, ValueError) as error:
+    except Exception as error:  # one bad message must never hold up the rest of the outbox
         wait = retry_after(attempts, permanent=isinstance(error, DeliveryFailed) and (error.code or 0) >= 500)
-        reason = (
-            str(error) if isinstance(error, DeliveryFailed) else "the message does not open with this secret"
-        )
+        reason = _reason(error)
         with session_scope(engine) as session:
             session.exec(
                 update(OutboxMessage)

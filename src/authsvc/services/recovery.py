@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from authsvc.audit import NO_CLIENT, ClientInfo, audit
 from authsvc.exceptions import InvalidLink
@@ -13,6 +13,7 @@ from authsvc.services import onetime, sessions
 from authsvc.services.accounts import new_credentials
 from authsvc.services.outbox import Mailer
 from authsvc.services.passwords import DEFAULT_MIN_SCORE, check_password
+from authsvc.services.users import find_by_email
 
 
 def forgot_password(
@@ -75,11 +76,7 @@ def reset_password(
     user.email_verified = True
     sessions.revoke_all(session=session, codec=codec, user_id=row.user_id)
     new_credentials(session, user)
-    onetime.void(session, user_id=row.user_id, purposes=(Purpose.RESET,))
+    onetime.void(session, user_id=row.user_id, purposes=tuple(Purpose))  # every other link, too
     mailer.queue(session, Kind.PASSWORD_CHANGED, to=row.email, username=user.username)
     session.commit()
     audit("password_reset", outcome="success", user_id=user.id, client=client, actor="reset_link")
-
-
-def find_by_email(session: Session, email: str) -> User | None:
-    return session.exec(select(User).where(User.email == email)).first()

@@ -161,6 +161,11 @@ def find_by_username(session: Session, username: str) -> User | None:
     return session.exec(select(User).where(User.username_key == username_key(username))).first()
 
 
+def find_by_email(session: Session, email: str) -> User | None:
+    """The user with this (already lower-cased) address, if any."""
+    return session.exec(select(User).where(User.email == email)).first()
+
+
 def get_user_for(*, session: Session, viewer: UserView, user_id: int) -> User:
     """A user as seen by ``viewer``: admins see anyone, others only themselves.
 

@@ -15,8 +15,7 @@ from authsvc.models import Purpose, User, utcnow
 from authsvc.security import PasswordHasher
 from authsvc.services import onetime
 from authsvc.services.outbox import Mailer
-from authsvc.services.recovery import find_by_email
-from authsvc.services.users import ensure_email_free, get_user
+from authsvc.services.users import ensure_email_free, find_by_email, get_user
 
 
 def queue_verification(session: Session, *, mailer: Mailer, user: User, lifetime: int) -> None:
@@ -72,11 +71,10 @@ def verify_email(*, session: Session, token: str, client: ClientInfo = NO_CLIENT
     now = utcnow()
     row = onetime.find(session, token, purpose=Purpose.VERIFY, now=now)
     user = session.get(User, row.user_id)
-    if user is None or user.email != row.email:
+    if user is None or not user.is_active or user.email != row.email:
         raise InvalidLink()
     onetime.spend(session, row, now=now)
     user.email_verified = True
-    session.add(user)
     session.commit()
     audit("email_verified", outcome="success", user_id=user.id, client=client)
     return user
@@ -92,11 +90,13 @@ def request_email_change(
     current_password: str,
     lifetime: int,
     aal: int = 1,
+    allowed: bool = True,
     client: ClientInfo = NO_CLIENT,
 ) -> None:
     """Mail a confirmation link to ``new_email`` and a notice to the current address; the address
     changes only when the link is followed (``confirm_email_change``). A user with a second factor
-    asks from a session signed in with it (``aal`` 2)."""
+    asks from a session signed in with it (``aal`` 2). With the new address's budget spent
+    (``allowed`` false) nothing is sent, and the caller answers the same."""
     user = get_user(session, user_id)
     if needs_step_up(mfa_enabled=user.mfa_enabled, aal=aal):
         raise Aal2Required()
@@ -106,6 +106,10 @@ def request_email_change(
     if new_email == user.email:
         raise InvalidInput("The new address is the current one.", field="new_email")
     ensure_email_free(session, new_email)
+    if not allowed:
+        session.rollback()
+        audit("email_change", outcome="throttled", user_id=user.id, client=client)
+        return
     onetime.mail_link(
         session,
         mailer=mailer,
@@ -130,15 +134,16 @@ def confirm_email_change(*, session: Session, token: str, client: ClientInfo = N
     the address meanwhile, and then the link is left unspent."""
     now = utcnow()
     row = onetime.find(session, token, purpose=Purpose.EMAIL_CHANGE, now=now)
-    user = get_user(session, row.user_id)
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise InvalidLink()
     if user.email != row.email:
         ensure_email_free(session, row.email)
     onetime.spend(session, row, now=now)
+    onetime.void(session, user_id=row.user_id, purposes=(Purpose.RESET, Purpose.VERIFY))
     user.email = row.email
     user.email_verified = True
-    session.add(user)
-    onetime.void(session, user_id=row.user_id, purposes=(Purpose.RESET, Purpose.VERIFY))
-    try:
+    try:  # the unique index decides a race with a registration of the same address
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -124,12 +124,15 @@ def resend_verification(body: ResendIn) -> Response:
     return _accepted(RESEND)
 
 
-@bp.post("/email", responses={202: MessageOut, 401: ErrorOut, 409: ErrorOut}, security=BEARER)
+@bp.post("/email", responses={202: MessageOut, 401: ErrorOut, 409: ErrorOut, 429: ErrorOut}, security=BEARER)
+@limits.mail
 def change_email(body: EmailChangeIn) -> Response:
     """Ask to move the account to a new address.
 
     A confirmation link goes there, a notice to the current one; the address changes when the link
-    is followed. A wrong current password spends the account's sign-in budget.
+    is followed. A wrong current password spends the account's sign-in budget; the new address's
+    budget of mailed links is spent silently (still 202, nothing sent), and the client's is shared
+    with forgot-password (429).
     """
     identity = current_identity()
     user = identity.user
@@ -143,6 +146,7 @@ def change_email(body: EmailChangeIn) -> Response:
             current_password=body.current_password,
             lifetime=get_settings().verify_token_expires,
             aal=level_of(identity.claims).aal,
+            allowed=budgets().mail_allowed("email_change", body.new_email),
             client=client_info(),
         )
     return _accepted(EMAIL_CHANGE)
