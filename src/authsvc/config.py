@@ -121,7 +121,7 @@ class Settings(BaseModel):
     registration: Literal["open", "closed"] = "open"
     compat_endpoints: bool = True
     # Email (docs/email.md): where messages go, what their links open, and who must verify.
-    mail_url: str = "console://"
+    mail_url: str = Field("console://", repr=False)  # it may carry the mail password
     mail_from: str = ""
     mail_link_base: str = ""
     mail_templates: str = ""

@@ -107,9 +107,10 @@ def resend_verification(body: ResendIn) -> Response:
     time, whether or not a link was sent.
     """
     started = time.monotonic()
-    user_id = current_identity().user.id if "Authorization" in request.headers else None
+    signed_in = current_identity().user if "Authorization" in request.headers else None
+    user_id = signed_in.id if signed_in else None
     settings = get_settings()
-    address = body.email if user_id is None else f"user-{user_id}"
+    address = signed_in.email if signed_in else body.email  # one budget per address, however asked
     if settings.email_verification != "off" and (user_id is not None or body.email is not None):
         verification.resend_verification(
             session=db(),
