@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 
 from tests.helpers import GOOD_PASSWORD, PASSWORD
@@ -364,3 +366,209 @@ def test_verify_then_reset_by_mailed_links(mail_live_server, smtp_sink, browser,
     again.click("#reset-form button[type=submit]")
     again.wait_for_selector("#link-status:has-text('This link is invalid or has expired.')")
     shot(again, "spent-reset-link")
+
+
+def wrong_totp(secret: str) -> str:
+    """A six-digit code no step the server accepts now (or in the next minute) can match."""
+    window = {pyotp.TOTP(secret).at(time.time() + offset) for offset in range(-30, 91, 30)}
+    return next(code for code in ("000000", "111111", "222222", "333333", "444444") if code not in window)
+
+
+def test_second_factor_on_sign_in_with_codes_and_off_in_chromium(live_server, browser, tmp_path):
+    """Turn the second factor on (QR code, key, a first code, ten recovery codes copied once), sign in
+    with a TOTP code and with a recovery code, see a used code refused and the fifth wrong one end
+    the sign-in, and turn the factor off from a session signed in with it."""
+    shots = iter(range(1, 100))
+
+    def shot(name: str) -> None:
+        page.screenshot(path=str(tmp_path / f"mfa-{next(shots):02}-{name}.png"), full_page=True)
+
+    def sign_in_with(code: str) -> None:
+        page.fill("#mfa-code", code)
+        page.click("#mfa-form button[type=submit]")
+
+    def sign_out() -> None:
+        page.click("#logout")
+        page.wait_for_selector("#status:has-text('signed out')")
+
+    def start_sign_in() -> None:
+        page.fill("#username", "hopper")
+        page.fill("#password", PASSWORD)
+        page.click("#login button[type=submit]")
+        page.wait_for_selector("#mfa-form:visible")
+        assert page.is_hidden("#login") and page.is_hidden("#register") and page.is_hidden("#forgot-form")
+
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    page = context.new_page()
+    problems: list[str] = []  # script errors, and anything the Content-Security-Policy refused
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if "Security" in message.text else None)
+    enrolments: list[str] = []  # requests to POST /api/auth/mfa/totp (a wrong password is sent once)
+    page.on("request", lambda r: enrolments.append(r.method) if r.url.endswith("/mfa/totp") else None)
+    page.goto(f"{live_server}/demo")
+    page.wait_for_selector("#status:has-text('signed out')")
+    page.fill("#new-username", "hopper")
+    page.fill("#new-email", "hopper@example.com")
+    page.fill("#new-password", PASSWORD)
+    page.click("#register button[type=submit]")
+    page.wait_for_selector("#notice:has-text('Account hopper created')")
+    sign_in_on(page, "hopper")
+    assert page.text_content("#mfa-status") == "off"
+    assert page.is_visible("#mfa-enable") and page.is_hidden("#mfa-manage")
+    assert page.text_content("#mfa-session") == ""
+    shot("signed-in-factor-off")
+
+    # turning it on asks for the password; a wrong one is refused once, not retried as a stale token
+    page.click("#mfa-enable")
+    page.fill("#mfa-password", "not-my-password")
+    page.click("#mfa-start-form button[type=submit]")
+    page.wait_for_selector("#mfa-feedback:has-text('Current password is incorrect.')")
+    assert enrolments == ["POST"]
+    shot("wrong-password")
+    page.fill("#mfa-password", PASSWORD)
+    with page.expect_response("**/api/auth/mfa/totp") as answer:
+        page.click("#mfa-start-form button[type=submit]")
+    enrolment = answer.value.json()
+    page.wait_for_selector("#mfa-qr svg")
+    qr = page.locator("#mfa-qr svg").bounding_box()
+    assert qr and qr["width"] > 100 and qr["height"] > 100  # drawn, not an unrendered element
+    drawn = page.get_attribute("#mfa-qr svg path", "d")
+    assert drawn and f'd="{drawn}"' in enrolment["qr_svg"]  # the server's code, as it drew it
+    secret = page.text_content("#mfa-secret").replace(" ", "")
+    assert secret == enrolment["secret"] and f"secret={secret}" in enrolment["otpauth_uri"]
+    assert page.input_value("#mfa-password") == ""
+    shot("qr-code-and-key")
+
+    page.fill("#mfa-confirm-code", pyotp.TOTP(secret).now())
+    page.click("#mfa-confirm")
+    page.wait_for_selector("#mfa-status:text-is('on')")
+    codes = page.locator("#recovery-codes li").all_inner_texts()
+    assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-7]{5}-[a-z2-7]{5}", code) for code in codes)
+    assert "shown only once" in page.inner_text("#recovery")
+    assert page.is_hidden("#mfa-setup") and page.text_content("#mfa-secret") == ""  # the key left the page
+    page.click("#copy-recovery-codes")
+    page.wait_for_selector("#copy-status:text-is('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == "\n".join(codes) + "\n"
+    shot("recovery-codes-copied")
+    page.click("#recovery-done")
+    assert page.locator("#recovery-codes li").count() == 0
+
+    # this session signed in with the password alone: turning the factor off needs a second-factor one
+    page.fill("#mfa-manage-code", codes[9])
+    page.click("#mfa-disable")
+    page.wait_for_selector("#mfa-feedback:has-text('sign in with your second factor first')")
+    assert "password alone" in page.text_content("#mfa-session")
+    shot("turn-off-needs-second-factor")
+    sign_out()
+
+    # sign in: the password, then a wrong code (refused, try again), then the next step's code
+    start_sign_in()
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    assert "#" not in page.evaluate("location.href")  # the mfa_token lives in memory only
+    assert page.text_content("#status") == "password accepted, code needed"
+    shot("code-step")
+    sign_in_with(wrong_totp(secret))
+    page.wait_for_selector("#mfa-error:text-is('That code is not valid.')")
+    assert page.is_visible("#mfa-form")
+    shot("wrong-code")
+    sign_in_with(pyotp.TOTP(secret).at(time.time() + 30))  # the confirming step is spent
+    page.wait_for_selector("#who:has-text('as hopper')")
+    assert page.is_hidden("#mfa-form") and page.text_content("#mfa-status") == "on"
+    assert "password and a code" in page.text_content("#mfa-session")
+    shot("signed-in-with-totp")
+    sign_out()
+
+    # a recovery code signs in once; the second use of the same code is refused
+    start_sign_in()
+    sign_in_with(codes[0])
+    page.wait_for_selector("#who:has-text('as hopper')")
+    shot("signed-in-with-recovery-code")
+    sign_out()
+    start_sign_in()
+    sign_in_with(codes[0])
+    page.wait_for_selector("#mfa-error:text-is('That code is not valid.')")
+    shot("used-recovery-code-refused")
+
+    # that was the first wrong code of this sign-in; the fifth voids it, and the next try starts over
+    for _ in range(4):
+        with page.expect_response("**/api/auth/mfa/verify") as answer:
+            sign_in_with(codes[0])
+        assert answer.value.status == 401
+        page.wait_for_selector("#mfa-error:text-is('That code is not valid.')")
+    sign_in_with(codes[1])
+    page.wait_for_selector("#error:has-text('sign in again')")
+    assert page.is_visible("#login") and page.is_hidden("#mfa-form")
+    assert page.evaluate("window.authsvcDemo.state.mfaToken") is None
+    shot("too-many-wrong-codes")
+
+    # a recovery code as typed from paper (upper case, spaces) still works; from that session (aal 2)
+    # another one turns the factor off, and the password alone signs in again
+    start_sign_in()
+    sign_in_with(codes[1].upper().replace("-", " "))
+    page.wait_for_selector("#who:has-text('as hopper')")
+    page.reload()  # the refreshed session keeps its second factor
+    page.wait_for_selector("#mfa-status:text-is('on')")
+    assert "password and a code" in page.text_content("#mfa-session")
+    page.fill("#mfa-manage-code", codes[2])
+    page.click("#mfa-disable")
+    page.wait_for_selector("#mfa-status:text-is('off')")
+    assert page.is_visible("#mfa-enable") and page.is_hidden("#mfa-manage")
+    shot("factor-off")
+    sign_out()
+    sign_in_on(page, "hopper")
+    assert page.is_hidden("#mfa-form")
+    shot("password-alone-again")
+    assert problems == []
+
+
+HOSTILE_QR = [
+    '<svg onload="window.pwned = 1"><path d="M0 0h1"/></svg>',
+    "<svg><script>window.pwned = 1</script></svg>",
+    '<svg><foreignObject><img src="x" onerror="window.pwned = 1"></foreignObject></svg>',
+    '<svg><a href="javascript:window.pwned = 1"><path d="M0 0h1"/></a></svg>',
+    '<svg><animate attributeName="onclick" to="window.pwned = 1"/></svg>',
+    '<svg width="9"></svg><img src="x" onerror="window.pwned = 1">',
+    '<img src="x" onerror="window.pwned = 1">',
+    "<svg><style>path { fill: red }</style></svg>",
+    "not markup at all",
+]
+
+
+def test_the_qr_code_is_shown_only_when_it_is_plain_drawing(live_server, browser, tmp_path):
+    """The page draws the enrolment's SVG only if every element and attribute is a drawing one; for
+    anything else it shows the key alone, and nothing of the markup reaches the page.
+
+    The policy alone would stop these handlers from running, so the test looks at the DOM instead:
+    nothing hostile may be in it. (Chromium checks the policy while DOMParser builds its inert
+    document too, so the console reports handlers and styles that never run.)"""
+    page = browser.new_context().new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    enrolment = {
+        "secret": "JBSWY3DPEHPK3PXP",
+        "otpauth_uri": "otpauth://totp/authsvc:ada?secret=JBSWY3DPEHPK3PXP",
+    }
+    plain = '<svg width="20" height="20" class="segno"><path stroke="#000" d="M0 0.5h20"/></svg>'
+    answers = [(200, {**enrolment, "qr_svg": markup}) for markup in [*HOSTILE_QR, plain]]
+    enrol = Stub(page, "/api/auth/mfa/totp", *answers)
+    page.goto(f"{live_server}/demo")
+    page.wait_for_selector("#status:has-text('signed out')")
+    sign_in_on(page, "ada")
+    for markup in HOSTILE_QR:
+        page.click("#mfa-enable")
+        page.fill("#mfa-password", PASSWORD)
+        page.click("#mfa-start-form button[type=submit]")
+        page.wait_for_selector("#mfa-qr:has-text('The QR code could not be shown: type the key instead.')")
+        assert page.locator("#mfa-qr *").count() == 0, markup
+        assert page.text_content("#mfa-secret") == "JBSW Y3DP EHPK 3PXP"
+        if markup == HOSTILE_QR[0]:
+            page.screenshot(path=str(tmp_path / "qr-refused.png"), full_page=True)
+        page.click("#mfa-setup .mfa-cancel")
+    page.click("#mfa-enable")
+    page.fill("#mfa-password", PASSWORD)
+    page.click("#mfa-start-form button[type=submit]")
+    page.wait_for_selector("#mfa-qr svg path", state="attached")
+    assert len(enrol.sent) == len(HOSTILE_QR) + 1
+    assert page.evaluate("window.pwned") is None
+    assert problems == []

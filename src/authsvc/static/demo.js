@@ -9,9 +9,12 @@
 //   the token rides in the fragment, so a mail scanner fetching the link spends nothing. The page
 //   takes it out of the address bar (and so out of history) at once, keeps it in memory, and POSTs
 //   it only when the person clicks.
+// - The second factor: a login that answers {"mfa_required": true} is completed by a code POSTed to
+//   /api/auth/mfa/verify with its mfa_token, kept in memory only; signed in, the page turns the
+//   factor on (password, QR code, a first code, ten recovery codes shown once) and off.
 "use strict";
 
-const state = { access: null, timer: null, refreshes: 0, link: null };
+const state = { access: null, timer: null, refreshes: 0, link: null, mfaToken: null, recovery: [] };
 const $ = (id) => document.getElementById(id);
 
 // Over https the cookie is __Host-csrf_refresh_token (only this host can set it); on plain-http
@@ -64,10 +67,22 @@ function call(path, options = {}) {
   return fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
 }
 
+// A 401 for a stale or missing access token earns one silent refresh and a retry. Any other 401 (a
+// wrong password or code) is the answer itself: retrying would send the credential again and spend
+// the failed sign-in budget twice.
+const STALE_TOKEN = new Set(["invalid_token", "missing_token"]);
+
 async function authorized(path, options) {
   let response = await call(path, options);
-  if (response.status === 401 && (await refresh())) response = await call(path, options);
+  if (response.status === 401 && STALE_TOKEN.has((await readBody(response.clone())).code)) {
+    if (await refresh()) response = await call(path, options);
+  }
   return response;
+}
+
+function sendJson(path, method, body) {
+  const headers = { "Content-Type": "application/json" };
+  return authorized(path, { method, headers, body: JSON.stringify(body) });
 }
 
 function accept(body) {
@@ -94,15 +109,20 @@ async function refresh() {
   return true;
 }
 
+// The forms of a signed-out page: sign in, forgot password, register.
+function showSignInForms(visible) {
+  for (const id of ["login", "register", "forgot-form"]) $(id).hidden = !visible;
+}
+
 function signedOut(message = "") {
   state.access = null;
   clearTimeout(state.timer);
+  endCodeStep();
+  resetMfaPanel();
   $("status").textContent = "signed out";
   $("who").textContent = "";
   $("account").hidden = true;
-  $("login").hidden = false;
-  $("register").hidden = false;
-  $("forgot-form").hidden = false;
+  showSignInForms(true);
   $("session-list").replaceChildren();
   $("error").textContent = message;
 }
@@ -117,11 +137,10 @@ async function showWhoami() {
   $("status").textContent = "signed in";
   $("who").textContent = "as " + user.username;
   $("account").hidden = false;
-  $("login").hidden = true;
-  $("register").hidden = true;
-  $("forgot-form").hidden = true;
+  showSignInForms(false);
   $("error").textContent = "";
   showEmail(user);
+  showMfa(user);
 }
 
 // Whether the address is verified (users made by the CLI may have none), and a resend when it is not.
@@ -159,13 +178,266 @@ async function signIn(event) {
     body: JSON.stringify({ username: $("username").value, password: $("password").value, cookie: true }),
   });
   $("password").value = "";
+  const body = await readBody(response);
   if (!response.ok) {
-    $("error").textContent = (await response.json()).detail;
+    complain(reason(body, response.status));
     return;
   }
-  accept(await response.json());
   $("notice").textContent = "";
+  if (body.mfa_required) {
+    askForCode(body.mfa_token);
+    return;
+  }
+  accept(body);
   await showWhoami();
+}
+
+// The second step of signing in. The mfa_token lives in state only: never in storage or the address.
+function askForCode(mfaToken) {
+  state.mfaToken = mfaToken;
+  $("status").textContent = "password accepted, code needed";
+  showSignInForms(false);
+  $("mfa-form").hidden = false;
+  $("mfa-code").value = "";
+  $("mfa-error").textContent = "";
+  $("mfa-code").focus();
+}
+
+function endCodeStep() {
+  state.mfaToken = null;
+  $("mfa-form").hidden = true;
+  $("mfa-code").value = "";
+  $("mfa-error").textContent = "";
+}
+
+async function verifyCode(event) {
+  event.preventDefault();
+  if (!state.mfaToken) return;
+  const submit = $("mfa-form").querySelector("button[type=submit]");
+  submit.disabled = true; // one answer per code: a double submit would count a used code as wrong
+  $("mfa-error").textContent = "";
+  try {
+    const code = $("mfa-code").value;
+    const response = await postJson("/api/auth/mfa/verify", { mfa_token: state.mfaToken, code });
+    const body = await readBody(response);
+    if (response.ok) {
+      endCodeStep();
+      accept(body);
+      await showWhoami();
+    } else if (body.code === "invalid_code") {
+      $("mfa-error").textContent = "That code is not valid.";
+      $("mfa-code").select();
+    } else if (body.code === "invalid_token") {
+      // Five wrong codes voided it, or its five minutes ran out: only a new sign-in helps.
+      signedOut("That sign-in expired or had too many wrong codes: sign in again.");
+      $("username").focus();
+    } else {
+      $("mfa-error").textContent = reason(body, response.status);
+    }
+  } catch {
+    $("mfa-error").textContent = "Could not reach authsvc: try again.";
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+function cancelCodeStep() {
+  signedOut();
+  $("password").focus();
+}
+
+// The second factor's panel, signed in: on or off, turning it on, recovery codes, turning it off.
+function showMfa(user) {
+  const on = Boolean(user.mfa_enabled);
+  $("mfa-status").textContent = on ? "on" : "off";
+  $("mfa-status").dataset.on = String(on);
+  const enrolling = !$("mfa-start-form").hidden || !$("mfa-setup").hidden;
+  $("mfa-enable").hidden = on || enrolling;
+  $("mfa-manage").hidden = !on;
+  $("mfa-session").textContent = (on && SESSION_LEVELS[tokenClaims(state.access).aal]) || "";
+}
+
+const SESSION_LEVELS = {
+  1: "This session was signed in with your password alone: turning the factor off needs one signed in with it.",
+  2: "This session was signed in with your password and a code.",
+};
+
+// The access token's claims (amr, aal), read for display only: the server checks them on every call.
+function tokenClaims(token) {
+  try {
+    const payload = String(token).split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload));
+  } catch {
+    return {};
+  }
+}
+
+function mfaSay(message, tone = "ok") {
+  $("mfa-feedback").textContent = message;
+  $("mfa-feedback").dataset.tone = tone;
+}
+
+// Back to the resting panel; the secret, the QR code and any recovery codes leave the page.
+function resetMfaPanel() {
+  for (const id of ["mfa-start-form", "mfa-setup", "recovery"]) $(id).hidden = true;
+  for (const id of ["mfa-password", "mfa-confirm-code", "mfa-manage-code"]) $(id).value = "";
+  $("mfa-qr").replaceChildren();
+  $("mfa-secret").textContent = "";
+  hideRecoveryCodes();
+  mfaSay("");
+}
+
+function startEnrolment() {
+  resetMfaPanel();
+  $("mfa-enable").hidden = true;
+  $("mfa-start-form").hidden = false;
+  $("mfa-password").focus();
+}
+
+function cancelEnrolment() {
+  resetMfaPanel();
+  $("mfa-enable").hidden = $("mfa-status").dataset.on === "true";
+}
+
+// Runs one request from a form with its submit buttons disabled; a network failure is said in the panel.
+async function busy(form, work) {
+  const buttons = form.querySelectorAll("button");
+  for (const button of buttons) button.disabled = true;
+  try {
+    await work();
+  } catch {
+    mfaSay("Could not reach authsvc: try again.", "error");
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
+}
+
+async function beginEnrolment(event) {
+  event.preventDefault();
+  await busy($("mfa-start-form"), async () => {
+    const password = $("mfa-password").value;
+    $("mfa-password").value = "";
+    const response = await sendJson("/api/auth/mfa/totp", "POST", { current_password: password });
+    const body = await readBody(response);
+    if (!response.ok) {
+      mfaSay(reason(body, response.status), "error");
+      return;
+    }
+    const qr = qrCode(body.qr_svg);
+    $("mfa-qr").replaceChildren(qr || "The QR code could not be shown: type the key instead.");
+    // Groups of four are easier to type; authenticator apps ignore the spaces.
+    $("mfa-secret").textContent = String(body.secret).replace(/(.{4})(?=.)/g, "$1 ");
+    $("mfa-start-form").hidden = true;
+    $("mfa-setup").hidden = false;
+    mfaSay("");
+    $("mfa-confirm-code").focus();
+  });
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const QR_ELEMENTS = new Set(["svg", "g", "path", "rect", "title", "desc"]);
+const QR_ATTRIBUTES = new Set(["xmlns", "width", "height", "viewBox", "class", "transform", "stroke",
+  "stroke-width", "fill", "d", "x", "y", "shape-rendering"]);
+
+// The enrolment's QR code, as an <svg> element, or null. The server's markup is inline SVG without
+// an xmlns (no standalone SVG document: as image/svg+xml it would parse into an unrendered element),
+// so it is parsed as HTML parses inline SVG, in DOMParser's inert document (no script runs, nothing
+// loads), and kept only if every element and attribute is a plain drawing one: no <script>, no
+// <foreignObject>, no on* handler, no href.
+function qrCode(markup) {
+  const parsed = new DOMParser().parseFromString(String(markup), "text/html").body;
+  const svg = parsed.firstElementChild;
+  if (parsed.childElementCount !== 1 || svg.namespaceURI !== SVG_NS || svg.localName !== "svg") return null;
+  for (const element of [svg, ...svg.querySelectorAll("*")]) {
+    if (element.namespaceURI !== SVG_NS || !QR_ELEMENTS.has(element.localName)) return null;
+    if ([...element.attributes].some((attribute) => !QR_ATTRIBUTES.has(attribute.name))) return null;
+  }
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "QR code for your authenticator app");
+  return document.importNode(svg, true);
+}
+
+async function confirmEnrolment(event) {
+  event.preventDefault();
+  await busy($("mfa-confirm-form"), async () => {
+    const code = $("mfa-confirm-code").value;
+    const response = await sendJson("/api/auth/mfa/totp/confirm", "POST", { code });
+    const body = await readBody(response);
+    if (!response.ok) {
+      const notValid = "That code is not valid: try the one the app shows now.";
+      mfaSay(body.code === "invalid_code" ? notValid : reason(body, response.status), "error");
+      $("mfa-confirm-code").select();
+      return;
+    }
+    resetMfaPanel();
+    showRecoveryCodes(body.recovery_codes);
+    mfaSay("The second factor is on: the next sign-in asks for a code.");
+    await showWhoami();
+  });
+}
+
+function showRecoveryCodes(codes) {
+  state.recovery = codes.map(String);
+  $("recovery-codes").replaceChildren(
+    ...state.recovery.map((code) => {
+      const item = document.createElement("li");
+      const text = document.createElement("code");
+      text.textContent = code;
+      item.append(text);
+      return item;
+    }),
+  );
+  $("copy-status").textContent = "";
+  $("recovery").hidden = false;
+}
+
+function hideRecoveryCodes() {
+  state.recovery = [];
+  $("recovery-codes").replaceChildren();
+  $("copy-status").textContent = "";
+  $("recovery").hidden = true;
+}
+
+async function copyRecoveryCodes() {
+  try {
+    await navigator.clipboard.writeText(state.recovery.join("\n") + "\n");
+    $("copy-status").textContent = "Copied";
+  } catch {
+    $("copy-status").textContent = "Could not copy: select the codes and copy them yourself.";
+  }
+}
+
+const MANAGE_REFUSALS = {
+  invalid_code: "That code is not valid.",
+  // A session from before the factor was turned on (the one that turned it on, say) is aal 1.
+  aal2_required: "This session was signed in with the password alone: sign out, and sign in with your "
+    + "second factor first.",
+};
+
+// One code, then "Turn off" or "New recovery codes", whichever button sent the form.
+async function manageFactor(event) {
+  event.preventDefault();
+  const action = event.submitter ? event.submitter.value : "regenerate";
+  await busy($("mfa-manage"), async () => {
+    const code = $("mfa-manage-code").value;
+    const response =
+      action === "disable"
+        ? await sendJson("/api/auth/mfa/totp", "DELETE", { code })
+        : await sendJson("/api/auth/mfa/recovery-codes", "POST", { code });
+    const body = await readBody(response);
+    if (!response.ok) {
+      mfaSay(MANAGE_REFUSALS[body.code] || reason(body, response.status), "error");
+      return;
+    }
+    resetMfaPanel();
+    if (action === "disable") {
+      mfaSay("The second factor is off: signing in needs only the password.");
+    } else {
+      showRecoveryCodes(body.recovery_codes);
+      mfaSay("New recovery codes: the old ones no longer work.");
+    }
+    await showWhoami();
+  });
 }
 
 // "3 minutes ago", "yesterday": what a person reads, with the exact instant as a tooltip.
@@ -345,6 +617,17 @@ async function signOut() {
 window.authsvcDemo = { expireNow() { state.access = "expired.token.value"; }, state };
 
 $("login").addEventListener("submit", signIn);
+$("mfa-form").addEventListener("submit", verifyCode);
+$("mfa-cancel").addEventListener("click", cancelCodeStep);
+$("mfa-enable").addEventListener("click", startEnrolment);
+$("mfa-start-form").addEventListener("submit", beginEnrolment);
+$("mfa-confirm-form").addEventListener("submit", confirmEnrolment);
+for (const button of document.querySelectorAll(".mfa-cancel")) {
+  button.addEventListener("click", cancelEnrolment);
+}
+$("copy-recovery-codes").addEventListener("click", copyRecoveryCodes);
+$("recovery-done").addEventListener("click", hideRecoveryCodes);
+$("mfa-manage").addEventListener("submit", manageFactor);
 $("register").addEventListener("submit", register);
 $("whoami").addEventListener("click", showWhoami);
 $("sessions").addEventListener("click", listSessions);
