@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import secrets
 from datetime import datetime
 
@@ -34,8 +35,13 @@ def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
 
 
 def qr_svg(uri: str) -> str:
-    """The URI as an inline SVG QR code (no XML declaration): a page can show it as is."""
-    return str(segno.make(uri, error="m").svg_inline(scale=4, border=2))
+    """The URI as an SVG QR code with its namespace and no XML declaration: a page can put it in its
+    markup, parse it, or show it as an image."""
+    buffer = io.BytesIO()
+    segno.make(uri, error="m").save(
+        buffer, kind="svg", xmldecl=False, svgns=True, nl=False, scale=4, border=2
+    )
+    return buffer.getvalue().decode()
 
 
 def step_at(moment: datetime) -> int:
