@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from email.message import EmailMessage
 
 import pytest
 from sqlmodel import select
@@ -16,42 +15,11 @@ from authsvc.mail import get_mail
 from authsvc.models import OneTimeToken, OutboxMessage, Role, User, utcnow
 from tests.conftest import assert_error
 from tests.helpers import BAD_LOGIN, GOOD_PASSWORD, PASSWORD, Api, bearer, password_works
+from tests.mailbox import Mailbox
+from tests.mailserver import text_of
 
 NEW_PASSWORD = "a-brand-new-passphrase-8"
 FORGOT = {"message": "If that address has an account, a reset link is on its way."}
-
-
-class Mailbox:
-    """The app's outbox delivered into a list instead of an SMTP server."""
-
-    def __init__(self, app):
-        self.app = app
-        self.messages: list[EmailMessage] = []
-        get_mail(app).transport = self.messages.append
-
-    def deliver(self) -> list[EmailMessage]:
-        """Send what is due; the messages that this pass delivered."""
-        before = len(self.messages)
-        with self.app.app_context():
-            get_mail(self.app).deliver()
-        return self.messages[before:]
-
-    def token(self, fragment: str, to: str | None = None) -> str:
-        """The token of the newest delivered message with a ``#<fragment>=`` link (to ``to``)."""
-        self.deliver()
-        for message in reversed(self.messages):
-            if to is not None and message["To"] != to:
-                continue
-            found = re.search(rf"#{fragment}=([A-Za-z0-9_-]+)", text_of(message))
-            if found:
-                return found.group(1)
-        raise AssertionError(f"no #{fragment}= link delivered")
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return part.get_content()
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ from authsvc.models import OneTimeToken, OutboxMessage, Role, User
 from authsvc.security import PasswordHasher
 from authsvc.services import users, verification
 from tests.helpers import BAD_LOGIN, PASSWORD, Api, bearer, find
-from tests.mailserver import SmtpSink, token_in
+from tests.mailbox import Mailbox
+from tests.mailserver import SmtpSink, text_of, token_in
 
 FORGOT, RESET = "/api/auth/password/forgot", "/api/auth/password/reset"
 VERIFY, RESEND = "/api/auth/email/verify", "/api/auth/email/verify/resend"
@@ -49,39 +50,6 @@ FLOOR = email_routes.ANSWER_FLOOR  # forgot and resend answer no sooner than thi
 def no_floor(monkeypatch: pytest.MonkeyPatch) -> None:
     """For tests of what is answered, not when: the floor would only make them slow."""
     monkeypatch.setattr(email_routes, "ANSWER_FLOOR", 0.0)
-
-
-class Mailbox:
-    """The app's outbox delivered into a list instead of an SMTP server."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.messages: list[EmailMessage] = []
-        get_mail(app).transport = self.messages.append
-
-    def deliver(self) -> list[EmailMessage]:
-        before = len(self.messages)
-        with self.app.app_context():
-            get_mail(self.app).deliver()
-        return self.messages[before:]
-
-    def to(self, address: str) -> list[EmailMessage]:
-        self.deliver()
-        return [m for m in self.messages if m["To"] == address]
-
-    def token(self, fragment: str, to: str) -> str:
-        """The token of the newest ``#<fragment>=`` link delivered to ``to``."""
-        for message in reversed(self.to(to)):
-            found = re.search(rf"#{fragment}=([A-Za-z0-9_-]{{43}})", text_of(message))
-            if found:
-                return found.group(1)
-        raise AssertionError(f"no #{fragment}= link delivered to {to}")
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
 
 
 def html_of(message: EmailMessage) -> str:
