@@ -373,3 +373,14 @@ def test_wrong_codes_spend_the_failed_sign_in_budget(make_app, clock):
     assert statuses == [401, 401, 401]
     # the account's failure budget is spent by wrong codes: the password is not even tried now
     assert client.post("/api/auth/login", json={"username": "ada", "password": PASSWORD}).status_code == 429
+
+
+def test_another_users_code_does_not_complete_an_mfa_token(enrolled, api, client, make_user, clock):
+    make_user(username="bob")
+    bob = Enrolled(api, client, "bob", clock)
+    adas_token = enrolled.mfa_token()
+    clock.step(1)
+    assert_error(enrolled.verify(adas_token, code(bob.secret, clock.now)), 401, "invalid_code")
+    assert_error(enrolled.verify(adas_token, bob.recovery_codes[0]), 401, "invalid_code")
+    assert enrolled.verify(adas_token, code(enrolled.secret, clock.now)).status_code == 200
+    assert bob.verify(bob.mfa_token(), bob.recovery_codes[0]).status_code == 200  # bob's code was not spent
