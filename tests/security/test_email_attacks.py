@@ -452,8 +452,8 @@ def test_confirming_an_address_registered_between_check_and_write_is_409(app, cl
     token = mailbox.token("email", to="wanted@example.com")
     check = verification.ensure_email_free
 
-    def checked_then_taken(session: Any, email: str) -> None:
-        check(session, email)
+    def checked_then_taken(session: Any, email: str, **options: Any) -> None:
+        check(session, email, **options)
         add_user(app, "carol", email=email)  # another request's registration commits now
 
     monkeypatch.setattr(verification, "ensure_email_free", checked_then_taken)

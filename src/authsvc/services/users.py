@@ -143,8 +143,10 @@ def _ensure_free(session: Session, *, key: str, email: str | None) -> None:
         ensure_email_free(session, email)
 
 
-def ensure_email_free(session: Session, email: str) -> None:
-    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+def ensure_email_free(session: Session, email: str, *, but: int | None = None) -> None:
+    """``EmailTaken`` if a user (other than ``but``) has this address."""
+    owner = session.exec(select(User.id).where(User.email == email)).first()
+    if owner is not None and owner != but:
         raise EmailTaken()
 
 

@@ -137,8 +137,9 @@ def confirm_email_change(*, session: Session, token: str, client: ClientInfo = N
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise InvalidLink()
-    if user.email != row.email:
-        ensure_email_free(session, row.email)
+    # Free but for this very user: of requests racing with one link, the losers find the address
+    # already theirs (the winner's commit) and are told the link is spent, not that it is taken.
+    ensure_email_free(session, row.email, but=user.id)
     onetime.spend(session, row, now=now)
     onetime.void(session, user_id=row.user_id, purposes=(Purpose.RESET, Purpose.VERIFY))
     user.email = row.email
