@@ -88,13 +88,13 @@ def sign_in(
     """
     user = authenticate(session=session, hasher=hasher, username=username, password=password, client=client)
     if require_verified and not user.email_verified:
-        session.rollback()
         audit("sign_in", outcome="email_not_verified", user_id=user.id, client=client)
         raise EmailNotVerified()
     if user.mfa_enabled:
-        session.rollback()
         if not second_factor:
             raise MfaRequired()
+        # The user as the password check read it: the challenge carries that credentials version,
+        # so a password changed meanwhile voids it (no rollback here, which would re-read the user).
         pending = mfa.start_challenge(session, user=user, cookie=cookie)
         session.commit()
         audit("sign_in", outcome="mfa_required", user_id=user.id, client=client)

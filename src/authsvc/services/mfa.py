@@ -211,9 +211,10 @@ def complete_challenge(
         raise TokenInvalid()  # the password changed or the account was deactivated meanwhile
     method = _accept_code(session, keys, user.id or 0, code, now=now)
     if method is None:
+        challenge_id, user_id = challenge.id, challenge.user_id  # the rollback expires them
         session.rollback()
-        _count_failure(session, challenge.id)
-        audit("sign_in", outcome="mfa_failure", user_id=challenge.user_id, client=client)
+        _count_failure(session, challenge_id)
+        audit("sign_in", outcome="mfa_failure", user_id=user_id, client=client)
         raise InvalidCode()
     pair = sessions.start(
         session=session, codec=codec, user=user, client=client, max_sessions=max_sessions, level=SECOND_FACTOR

@@ -29,9 +29,12 @@ def forgot_password(
     is not spent; otherwise do nothing. The caller answers the same either way (see the route)."""
     user = find_by_email(session, email)
     if user is None or not user.is_active or not allowed or user.email is None:
-        session.rollback()
+        # Read before the rollback, which expires the user: touching it after would mean another
+        # SELECT, and a transaction left for the teardown to end after the answer's floor.
         outcome = "no_account" if user is None or not user.is_active else "throttled"
-        audit("password_forgot", outcome=outcome, user_id=user.id if user else None, client=client)
+        user_id = user.id if user else None
+        session.rollback()
+        audit("password_forgot", outcome=outcome, user_id=user_id, client=client)
         return
     onetime.mail_link(
         session,

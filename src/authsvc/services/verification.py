@@ -108,7 +108,7 @@ def request_email_change(
     ensure_email_free(session, new_email)
     if not allowed:
         session.rollback()
-        audit("email_change", outcome="throttled", user_id=user.id, client=client)
+        audit("email_change", outcome="throttled", user_id=user_id, client=client)
         return
     onetime.mail_link(
         session,
