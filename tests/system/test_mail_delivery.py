@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.system.conftest import (
     register,
     running_servers,
     sign_in,
+    wait_for_mail,
 )
 
 PUBLIC_URL = "https://auth.example.test"
@@ -68,22 +68,6 @@ def mail_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailRun]:
                 yield MailRun(base, sink, engine)
             finally:
                 engine.dispose()
-
-
-def wait_for_mail(sink: SmtpSink, *, to: str, subject: str, timeout: float) -> EmailMessage:
-    """The one message to ``to`` with ``subject``, waiting up to ``timeout`` seconds for it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [
-            received.message
-            for received in sink.received
-            if received.rcpt_tos == (to,) and received.message["Subject"] == subject
-        ]
-        if found or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    assert len(found) == 1, f"{len(found)} messages {subject!r} to {to} within {timeout} s"
-    return found[0]
 
 
 def outbox_rows(engine: Engine) -> list[dict[str, Any]]:
