@@ -9,29 +9,23 @@ requests released together from several threads into a server of 2 workers x 8 t
 - ten verifications, and ten email change confirmations, with one token: exactly one 200 each;
 - eight forgot-password requests for one address: one live reset token is left, one of those mailed.
 
-The confirmation race's losing interleaving is also made to happen every time, in process.
+The confirmation race's losing interleaving is forced, every time, in tests/api/test_link_interleavings.py.
 """
 
 from __future__ import annotations
 
-import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, text
 
-from authsvc.db import get_engine
-from authsvc.mail import get_mail
 from authsvc.security import one_time_hash
-from tests.helpers import PASSWORD, Api, bearer
+from tests.helpers import PASSWORD
 from tests.mailserver import SmtpSink, token_in
 from tests.system.conftest import (
     Reply,
@@ -221,81 +215,3 @@ def wait_until_outbox_empty(engine: Engine, timeout: float = MAIL_WAIT) -> None:
             return
         assert time.monotonic() < deadline, f"{left} messages still in the outbox after {timeout} s"
         time.sleep(0.05)
-
-
-# --- one interleaving, forced ---------------------------------------------------------------------
-
-
-class Overtaker:
-    """Holds request A right after it has read the user's row (at the first statement it sends after
-    that read) and lets request B, on its own thread, run meanwhile: to completion, unless A holds a
-    lock B must wait for, in which case A goes on after a moment. Either way exactly one may win.
-
-    It watches SQL, not Python names, so it survives a refactor of the service or a fix of its order.
-    """
-
-    def __init__(self, app: Flask, request_b: Callable[[], Any]) -> None:
-        self.engine = get_engine(app)
-        self.request_b = request_b
-        self.a_thread = threading.get_ident()
-        self.user_read = False
-        self.thread: threading.Thread | None = None
-        self.b_answer: list[Any] = []
-        self.b_done_first = False
-
-    def before_statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if threading.get_ident() != self.a_thread or self.thread is not None:
-            return
-        if self.user_read:
-            self.thread = threading.Thread(target=lambda: self.b_answer.append(self.request_b()))
-            self.thread.start()
-            self.thread.join(timeout=3)
-            self.b_done_first = not self.thread.is_alive()
-        elif re.search(r'\bFROM "?user"?\s', statement):
-            self.user_read = True
-
-    def __enter__(self) -> Overtaker:
-        event.listen(self.engine, "before_cursor_execute", self.before_statement)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self.before_statement)
-        if self.thread is not None:
-            self.thread.join(timeout=30)
-
-
-def test_a_confirmation_overtaken_by_one_with_the_same_link_is_invalid_link(make_app: Any) -> None:
-    """What the racing confirmations above run into by chance, made to happen every time: request A
-    has read the user (still at the old address) when request B, with the same link, commits the
-    change. A's link is then used, so A must answer 400 invalid_link like every other loser; 409
-    email_taken would tell the person that someone else holds the address, which is their own."""
-    app = make_app()
-    client = app.test_client()
-    api = Api(client)
-    mailed: list[EmailMessage] = []
-    get_mail(app).transport = mailed.append
-    assert api.register("dora").status_code == 201
-    access = api.sign_in("dora")["access_token"]
-    asked = client.post(
-        "/api/auth/email",
-        json={"new_email": "dora.new@example.com", "current_password": PASSWORD},
-        headers=bearer(access),
-    )
-    assert asked.status_code == 202, asked.get_json()
-    get_mail(app).deliver()
-    [confirmation] = [message for message in mailed if message["To"] == "dora.new@example.com"]
-    token = token_in(confirmation)
-
-    def confirm() -> Any:
-        return app.test_client().post("/api/auth/email/confirm", json={"token": token})
-
-    with Overtaker(app, confirm) as overtaker:
-        a = confirm()
-    assert overtaker.thread is not None, "request A never read the user: the hook no longer fits"
-    [b] = overtaker.b_answer
-    answers = {"A": (a.status_code, a.get_json().get("code")), "B": (b.status_code, b.get_json().get("code"))}
-    print(f"\nB finished while A waited: {overtaker.b_done_first}; answers {answers}")
-    winner, loser = (b, a) if overtaker.b_done_first else (a, b)
-    assert winner.status_code == 200, answers
-    assert winner.get_json()["email"] == "dora.new@example.com"
-    assert (loser.status_code, loser.get_json()["code"]) == (400, "invalid_link"), answers
