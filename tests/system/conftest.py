@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy import create_engine
 from authsvc import migrate
 from tests.conftest import TEST_DATABASE_URL, reset_schema
 from tests.helpers import PASSWORD
+from tests.mailserver import SmtpSink
 
 needs_postgres = pytest.mark.skipif(
     not TEST_DATABASE_URL.startswith("postgresql"),
@@ -102,6 +104,22 @@ def sign_in(base: str, username: str, password: str = PASSWORD) -> dict[str, Any
     reply = call(base, "POST", "/api/auth/login", json_body={"username": username, "password": password})
     assert reply.status == 200, reply.body
     return dict(reply.body)
+
+
+def wait_for_mail(sink: SmtpSink, *, to: str, subject: str, timeout: float) -> EmailMessage:
+    """The one message to ``to`` with ``subject`` the sink got, waiting up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [
+            received.message
+            for received in sink.received
+            if received.rcpt_tos == (to,) and received.message["Subject"] == subject
+        ]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert len(found) == 1, f"{len(found)} messages {subject!r} to {to} within {timeout} s"
+    return found[0]
 
 
 def free_port() -> int:
