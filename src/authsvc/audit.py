@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from authsvc.models import utcnow
 
 log = logging.getLogger("authsvc.audit")
+# The id of the request being served (``api.request_ids`` sets it), for audit and log lines.
+REQUEST_ID: ContextVar[str | None] = ContextVar("authsvc_request_id", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ def audit(
         "session_id": session_id,
         "ip": client.ip,
         "outcome": outcome,
+        "request_id": REQUEST_ID.get(),
         "time": utcnow().isoformat(),
         **extra,
     }
@@ -53,7 +57,15 @@ def init_app(_app: object = None) -> None:
     An operator who configures logging (a handler on these loggers or the root logger) keeps control.
     """
     _visible(log, "%(message)s")
-    _visible(logging.getLogger("authsvc.mail"), "%(name)s %(levelname)s: %(message)s")
+    _visible(logging.getLogger("authsvc.mail"), "%(name)s %(levelname)s [%(request_id)s]: %(message)s")
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives every record ``request_id``: the request's, or ``-`` outside one (the sender thread)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get() or "-"
+        return True
 
 
 def _visible(logger: logging.Logger, form: str) -> None:
@@ -61,5 +73,6 @@ def _visible(logger: logging.Logger, form: str) -> None:
     if logger.handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
     handler.setFormatter(logging.Formatter(form))
     logger.addHandler(handler)

@@ -420,6 +420,10 @@ class Health(BaseModel):
     rate_limit_storage: Literal["memory", "ok", "fallback", "unavailable", "off"]
 
 
+class Liveness(BaseModel):
+    status: Literal["success"] = "success"
+
+
 class Welcome(BaseModel):
     message: str
     version: str

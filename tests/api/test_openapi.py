@@ -29,6 +29,7 @@ from authsvc.schemas import (
     IntrospectionOut,
     Jwks,
     LinkIn,
+    Liveness,
     LoginAnswer,
     LoginIn,
     LoginOut,
@@ -62,6 +63,7 @@ REF = "#/components/schemas/"
 OPERATIONS: dict[tuple[str, str], tuple[type[BaseModel] | None, str, type[BaseModel] | None, bool]] = {
     ("get", "/"): (None, "200", Welcome, False),
     ("get", "/health"): (None, "200", Health, False),
+    ("get", "/health/live"): (None, "200", Liveness, False),
     ("post", "/token/"): (Credentials, "200", CompatPair, False),
     ("post", "/token/refresh/"): (RefreshIn, "200", RotatedPair, False),
     ("get", "/list/"): (None, "200", UserList, True),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from authsvc import exceptions as exc
+from authsvc.api import request_ids
 from authsvc.api.render import json_response
 from authsvc.schemas import NOT_TEXT, ErrorOut, error_message
 from authsvc.services.health import database_failure_reason, is_missing_table
@@ -147,13 +147,13 @@ def _handle_programming(error: ProgrammingError) -> Response:
 
 
 def _handle_unexpected(error: Exception) -> Response:
-    request_id = uuid.uuid4().hex
+    request_id = request_ids.current()  # the same id the response header carries
     log.exception("unhandled error, request_id=%s", request_id)
     detail = "Internal server error."
     if current_app.debug:
         detail = f"{detail} ({type(error).__name__})"
     response = error_response(500, "internal_error", detail, request_id=request_id)
-    response.headers["X-Request-ID"] = request_id
+    response.headers[request_ids.HEADER] = request_id
     return response
 
 

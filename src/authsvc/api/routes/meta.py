@@ -12,7 +12,7 @@ from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.render import json_response
 from authsvc.config import VERSION
 from authsvc.models import utcnow
-from authsvc.schemas import Health, Welcome
+from authsvc.schemas import Health, Liveness, Welcome
 from authsvc.services.health import check_database
 
 bp = APIBlueprint(
@@ -41,6 +41,15 @@ def index() -> Response:
         "demo": url_for("demo.page"),
     }
     return json_response(Welcome(message="Welcome to authsvc", version=VERSION, links=links))
+
+
+@bp.get("/health/live", responses={200: Liveness})
+def live() -> Response:
+    """Whether the process runs and answers: nothing else is checked (for a liveness probe).
+
+    Readiness, the database included, is `GET /health`.
+    """
+    return json_response(Liveness(status="success"))
 
 
 @bp.get("/health", responses={200: Health, 503: Health})
