@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
 from authsvc import audit, cli, cli_group, cli_keys, cli_mail, cli_mfa, db, extensions, mail, migrate
-from authsvc.api import attempts, cors, errors, gate, headers, limits, request_ids
+from authsvc.api import attempts, cors, errors, gate, headers, limits, observe, request_ids
 from authsvc.api.routes import auth as auth_api
 from authsvc.api.routes import compat, demo, docs, introspect
 from authsvc.api.routes import email as email_api
@@ -178,6 +178,7 @@ def register_blueprints(app: OpenAPI) -> None:
 def register_errorhandlers(app: OpenAPI) -> None:
     errors.init_app(app)
     headers.init_app(app)
+    observe.init_app(app)
     request_ids.init_app(app)  # last: its hook runs before every other one
 
 

@@ -10,6 +10,7 @@ import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from authsvc import metrics
 from authsvc.models import utcnow
 
 log = logging.getLogger("authsvc.audit")
@@ -48,6 +49,7 @@ def audit(
         **extra,
     }
     log.info(json.dumps(line))
+    metrics.count_event(event, outcome)
 
 
 def init_app(_app: object = None) -> None:

@@ -120,6 +120,9 @@ class Settings(BaseModel):
     list_full_records: bool = False
     registration: Literal["open", "closed"] = "open"
     compat_endpoints: bool = True
+    # Operations (docs/operations.md): Prometheus metrics at /metrics, off unless asked for.
+    metrics_enabled: bool = False
+    metrics_token: str = Field("", repr=False)
     # Email (docs/email.md): where messages go, what their links open, and who must verify.
     mail_url: str = Field("console://", repr=False)  # it may carry the mail password
     mail_from: str = ""

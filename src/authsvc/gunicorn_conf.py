@@ -5,9 +5,17 @@ Every value can be overridden on the command line or with ``GUNICORN_CMD_ARGS``.
 
 import multiprocessing
 import os
+import tempfile
+from pathlib import Path
+
+# Metrics from every worker are summed at a scrape through files in this folder (prometheus_client's
+# multiprocess mode). It must be set before prometheus_client is first imported, which importing
+# authsvc below does; an operator's own PROMETHEUS_MULTIPROC_DIR is kept.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="authsvc-metrics-"))
 
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
+from prometheus_client import multiprocess
 
 from authsvc.config import CONFIG_ERROR_STATUS, ConfigError, Settings, report_config_error
 
@@ -42,6 +50,9 @@ def on_starting(server: Arbiter) -> None:
     except ConfigError as error:
         report_config_error(error)
         server.halt(reason="configuration error", exit_status=CONFIG_ERROR_STATUS)
+    # Counts start from nothing with each server: a previous run's files would be summed in.
+    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+        stale.unlink()
 
 
 def post_fork(server: Arbiter, worker: Worker) -> None:
@@ -73,3 +84,8 @@ def post_worker_init(worker: Worker) -> None:
     mail = getattr(worker.wsgi, "extensions", {}).get(EXTENSION)
     if mail is not None:
         mail.start()
+
+
+def child_exit(server: Arbiter, worker: Worker) -> None:
+    """A worker that exited takes its live gauges with it (its counters stay summed)."""
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from authsvc import exceptions as exc
+from authsvc import metrics
 from authsvc.api import request_ids
 from authsvc.api.render import json_response
 from authsvc.schemas import NOT_TEXT, ErrorOut, error_message
@@ -123,6 +124,8 @@ def bearer_challenge(*, token_failed: bool) -> str:
 
 def _handle_http(error: HTTPException) -> Response:
     status = error.code or 500
+    if status == 429:
+        metrics.RATE_LIMITED.labels(_limit_name(error)).inc()
     code, sentence = HTTP_ERRORS.get(status, ("internal_error", "The request failed."))
     response = error_response(status, code, sentence)
     headers = dict(error.get_headers())
@@ -132,7 +135,19 @@ def _handle_http(error: HTTPException) -> Response:
     return response
 
 
+def _limit_name(error: HTTPException) -> str:
+    """Which limit refused: a Flask-Limiter scope (register, refresh, mail, introspect), or
+    ``password`` for the budgets of password and code checks (attempts.py)."""
+    limit = getattr(error, "limit", None)
+    scope = getattr(limit, "scope", None)
+    return scope if isinstance(scope, str) and scope in LIMIT_NAMES else "password"
+
+
+LIMIT_NAMES = frozenset({"register", "refresh", "mail", "introspect"})
+
+
 def _handle_database(error: DBAPIError | PoolTimeout) -> Response:
+    metrics.DATABASE_ERRORS.inc()
     cause = getattr(error, "orig", None) or error
     log.warning("database unavailable: %s (%s)", database_failure_reason(error), type(cause).__name__)
     return error_response(503, *HTTP_ERRORS[503])
@@ -141,6 +156,7 @@ def _handle_database(error: DBAPIError | PoolTimeout) -> Response:
 def _handle_programming(error: ProgrammingError) -> Response:
     """A table that is not there means a database nobody migrated: unavailable (503), not a bug."""
     if is_missing_table(error):
+        metrics.DATABASE_ERRORS.inc()
         log.warning("database unavailable: schema not migrated (run flask db upgrade)")
         return error_response(503, *HTTP_ERRORS[503])
     return _handle_unexpected(error)
