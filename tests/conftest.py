@@ -94,8 +94,8 @@ def fresh_schema(engine: Engine) -> None:
 
     Migrating from nothing before every test was most of the PostgreSQL suite's time. A schema already
     at the head with exactly the model's tables (what the previous test left, unless it changed the
-    schema itself) is emptied instead: TRUNCATE ... RESTART IDENTITY, so ids start at 1 again, and the
-    user counter back to the one row migration 0003 makes. Anything else is dropped and migrated.
+    schema itself) is emptied instead, its sequences set back so ids start at 1 again, and the user
+    counter back to the one row migration 0003 makes. Anything else is dropped and migrated.
     """
     tables = set(SQLModel.metadata.tables)
     with engine.connect() as connection:
@@ -107,11 +107,20 @@ def fresh_schema(engine: Engine) -> None:
         reset_schema(engine)
         migrate.upgrade(engine)
         return
-    names = ", ".join(f'"{name}"' for name in sorted(tables - {"user_counter"}))
+    # DELETE, children first, and the sequences set back: a test leaves a few rows, and deleting them
+    # costs a fifth of TRUNCATE's new files for every table and index (26 ms a test, measured).
+    children_first = [t.name for t in reversed(SQLModel.metadata.sorted_tables) if t.name != "user_counter"]
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for name in children_first:
+            connection.execute(text(f'DELETE FROM "{name}"'))
         connection.execute(text("DELETE FROM user_counter"))
         connection.execute(text("INSERT INTO user_counter (id, total) VALUES (1, 0)"))
+        connection.execute(
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) FROM pg_sequences "
+                "WHERE schemaname = current_schema()"
+            )
+        )
 
 
 _HEAD = head_revision()
