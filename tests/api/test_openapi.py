@@ -54,7 +54,8 @@ from tests.helpers import PASSWORD
 
 # Endpoints that serve documents and pages, not API operations: the spec itself, Swagger UI and its
 # assets, static files, and /demo (the reference single-page app, an HTML page).
-NOT_OPERATIONS = {"static", "docs.openapi", "docs.docs", "docs.static", "demo.page"}
+# /metrics is operational (Prometheus scrapes it), not part of the API: left out on purpose.
+NOT_OPERATIONS = {"static", "docs.openapi", "docs.docs", "docs.static", "demo.page", "metrics.scrape"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # werkzeug adds them to every rule; OpenAPI does not list them
 REF = "#/components/schemas/"
 
