@@ -66,7 +66,9 @@ def test_fifty_threads_share_one_refresh_per_expiry(
     statuses: list[int] = []
     tokens: set[str] = set()
     record = threading.Lock()
-    limits = httpx.Limits(max_connections=WORKERS)
+    # A connection each request: a round can outlast gunicorn's 5 s keep-alive on a loaded machine,
+    # and a kept connection the server closed just as a thread reused it was reset (seen once in CI).
+    limits = httpx.Limits(max_connections=WORKERS, max_keepalive_connections=0)
     with httpx.Client(base_url=authsvc_server.base_url, auth=auth, timeout=30, limits=limits) as client:
         barrier = threading.Barrier(WORKERS, action=lambda: time.sleep(PAUSE))
 
