@@ -214,6 +214,7 @@ def complete_challenge(
         challenge_id, user_id = challenge.id, challenge.user_id  # the rollback expires them
         session.rollback()
         _count_failure(session, challenge_id)
+        session.commit()  # the refusal is its own small transaction: the failure must stay counted
         audit("sign_in", outcome="mfa_failure", user_id=user_id, client=client)
         raise InvalidCode()
     pair = sessions.start(
@@ -239,14 +240,13 @@ def _live_challenge(session: Session, mfa_token: str, *, now: datetime) -> MfaCh
 
 
 def _count_failure(session: Session, challenge_id: str) -> None:
-    """One more wrong code, in its own small transaction; the fifth voids the challenge."""
+    """Count one more wrong code; the fifth voids the challenge. The caller commits."""
     failures = col(MfaChallenge.failures) + 1
     session.exec(
         update(MfaChallenge)
         .where(col(MfaChallenge.id) == challenge_id, col(MfaChallenge.spent_at).is_(None))
         .values(failures=failures, spent_at=case((failures >= MAX_FAILURES, utcnow()), else_=None))
     )
-    session.commit()
 
 
 def _require_code(
