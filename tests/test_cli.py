@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from click.testing import Result
 from sqlalchemy import MetaData, inspect
-from sqlmodel import select
+from sqlmodel import col, select
 
 from authsvc.audit import ClientInfo
 from authsvc.db import get_engine, session_scope
 from authsvc.exceptions import InvalidCredentials
 from authsvc.extensions import CODEC
-from authsvc.models import AuthSession, BlockKind, Role, TokenBlocklist, User, utcnow
+from authsvc.models import AuditEvent, AuthSession, BlockKind, Role, TokenBlocklist, User, utcnow
 from authsvc.security import PasswordHasher
 from authsvc.services import auth, blocklist, sessions
 from tests.helpers import GOOD_PASSWORD, PASSWORD, Invoke, find, password_works
@@ -274,3 +274,25 @@ def test_prune_tokens_on_an_empty_database(cli):
     result = cli("prune-tokens")
     assert result.exit_code == 0, result.output
     assert "Pruned 0" in result.output
+
+
+@pytest.mark.parametrize(
+    ("days", "kept"), [(None, ["day-89", "today"]), (10, ["today"]), (100, ["day-91", "day-89", "today"])]
+)
+def test_prune_tokens_drops_audit_events_past_the_retention(make_app, days, kept):
+    """FLASK_AUDIT_RETENTION_DAYS (90 by default): older events go, younger ones stay."""
+    app = make_app(**({"audit_retention_days": days} if days is not None else {}))
+    now = utcnow()
+    ages = {"day-91": timedelta(days=91), "day-89": timedelta(days=89), "today": timedelta(0)}
+    with app.app_context(), session_scope(get_engine(app)) as session:
+        for name, age in ages.items():
+            session.add(AuditEvent(time=now - age, event="sign_in", outcome=name))
+        session.commit()
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["prune-tokens"])
+    assert result.exit_code == 0, result.output
+    dropped = len(ages) - len(kept)
+    assert f"and {dropped} audit events older than {days or 90} days." in result.output
+    with session_scope(get_engine(app)) as session:
+        left = session.exec(select(AuditEvent.outcome).order_by(col(AuditEvent.time))).all()
+    assert list(left) == kept

@@ -16,6 +16,7 @@ from werkzeug.routing import RequestRedirect
 
 from authsvc import audit, cli, cli_group, cli_keys, cli_mail, cli_mfa, db, extensions, mail, migrate
 from authsvc.api import attempts, cors, errors, gate, headers, limits, observe, request_ids
+from authsvc.api.routes import admin as admin_api
 from authsvc.api.routes import auth as auth_api
 from authsvc.api.routes import compat, demo, docs, introspect
 from authsvc.api.routes import email as email_api
@@ -166,6 +167,7 @@ def register_blueprints(app: OpenAPI) -> None:
         mfa_api.bp,
         introspect.bp,
         users_api.bp,
+        admin_api.bp,
         keys_api.bp,
     )
     for blueprint in blueprints:

@@ -1,6 +1,11 @@
-"""The audit trail: one JSON line per security event on the ``authsvc.audit`` logger.
+"""The audit trail: a row in ``audit_event`` per security event, and one JSON line on the
+``authsvc.audit`` logger once that row has committed.
 
-Only ids, the client address and the outcome are written: never a password, hash or token.
+``record`` writes the row in the caller's transaction, so the event and the change it records
+commit or roll back together: a change that fails leaves neither a row nor a line claiming it. A
+refusal (a failed sign-in) keeps nothing of its request but the event: the service rolls back,
+records, and commits that alone. Only ids, the client's address and the outcome are written: never
+a password, hash or token.
 """
 
 from __future__ import annotations
@@ -10,12 +15,19 @@ import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert
+from sqlalchemy.orm import Session, SessionTransaction
+
 from authsvc import metrics
-from authsvc.models import utcnow
+from authsvc.models import AuditEvent, utcnow
 
 log = logging.getLogger("authsvc.audit")
 # The id of the request being served (``api.request_ids`` sets it), for audit and log lines.
 REQUEST_ID: ContextVar[str | None] = ContextVar("authsvc_request_id", default=None)
+USER_AGENT_MAX = 512  # the column's width; a longer header is cut, not refused
+_PENDING = "authsvc_audit_pending"  # Session.info key: lines waiting for their rows' commit
+_INSERT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]  # built once, not per event
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,27 +41,60 @@ class ClientInfo:
 NO_CLIENT = ClientInfo()
 
 
-def audit(
+def record(
+    session: Session,
     event: str,
     *,
     outcome: str,
     user_id: int | None = None,
     session_id: str | None = None,
     client: ClientInfo = NO_CLIENT,
-    **extra: str | int | None,
+    **details: str | int | None,
 ) -> None:
+    """Write the event into ``session``'s transaction; its log line and metrics follow the commit.
+
+    Call it just before the commit: on SQLite the insert takes the database's one writer.
+    """
+    now, request_id = utcnow(), REQUEST_ID.get()
+    user_agent = client.user_agent[:USER_AGENT_MAX] if client.user_agent else None
+    row = {
+        "time": now,
+        "event": event,
+        "outcome": outcome,
+        "user_id": user_id,
+        "session_id": session_id,
+        "ip": client.ip,
+        "user_agent": user_agent,
+        "request_id": request_id,
+        "details": details,
+    }
+    session.connection().execute(_INSERT, row)
     line = {
         "event": event,
         "user_id": user_id,
         "session_id": session_id,
         "ip": client.ip,
         "outcome": outcome,
-        "request_id": REQUEST_ID.get(),
-        "time": utcnow().isoformat(),
-        **extra,
+        "request_id": request_id,
+        "time": now.isoformat(),
+        **details,
     }
-    log.info(json.dumps(line))
-    metrics.count_event(event, outcome)
+    session.info.setdefault(_PENDING, []).append(line)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _emit(session: Session) -> None:
+    """The rows are in: now their lines are true, and the counters may move."""
+    for line in session.info.pop(_PENDING, ()):
+        log.info(json.dumps(line))
+        metrics.count_event(line["event"], line["outcome"])
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without committing (rolled back, or closed) takes its lines along."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def init_app(_app: object = None) -> None:

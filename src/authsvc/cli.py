@@ -4,7 +4,7 @@ delete-user, prune-tokens and clients create/list/delete (init-db lives with the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import Flask
@@ -210,12 +210,15 @@ def deactivate_command(username: str) -> None:
 @click.command("prune-tokens")
 @with_appcontext
 def prune_tokens_command() -> None:
-    """Delete blocklist rows that can no longer match a token, dead sessions and spent link tokens (cron)."""
+    """Delete blocklist rows that can no longer match a token, dead sessions, spent link tokens and
+    audit events past FLASK_AUDIT_RETENTION_DAYS (cron)."""
+    days = get_settings().audit_retention_days
     with session_scope(get_engine()) as session:
-        pruned = maintenance.prune(session, now=utcnow())
+        pruned = maintenance.prune(session, now=utcnow(), audit_retention=timedelta(days=days))
     click.echo(
-        f"Pruned {pruned.blocklist_rows} blocklist rows, {pruned.sessions} dead sessions "
-        f"and {pruned.link_tokens} spent or expired link tokens."
+        f"Pruned {pruned.blocklist_rows} blocklist rows, {pruned.sessions} dead sessions, "
+        f"{pruned.link_tokens} spent or expired link tokens "
+        f"and {pruned.audit_events} audit events older than {days} days."
     )
 
 

@@ -123,6 +123,7 @@ class Settings(BaseModel):
     # Operations (docs/operations.md): Prometheus metrics at /metrics, off unless asked for.
     metrics_enabled: bool = False
     metrics_token: str = Field("", repr=False)
+    audit_retention_days: int = Field(90, ge=1, le=36500)  # flask prune-tokens drops older events
     # Email (docs/email.md): where messages go, what their links open, and who must verify.
     mail_url: str = Field("console://", repr=False)  # it may carry the mail password
     mail_from: str = ""

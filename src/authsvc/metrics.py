@@ -50,7 +50,7 @@ REVOKING_EVENTS = {
 
 
 def count_event(event: str, outcome: str) -> None:
-    """Count an audit event (``audit.audit`` calls this for every line it writes)."""
+    """Count an audit event (``audit`` calls this for every event once its row has committed)."""
     if event == "sign_in":
         SIGN_INS.labels(outcome).inc()
     elif event == "refresh":

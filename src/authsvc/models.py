@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, DateTime, Text, TypeDecorator, false, true
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, Text, TypeDecorator, false, true
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -259,3 +259,29 @@ class MfaChallenge(SQLModel, table=True):
     cookie: bool = Field(default=False)  # the login asked for cookie mode
     credentials_version: int = Field(default=0)
     spent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One security event, written in the transaction of the change it records (``audit.record``), so
+    a change that rolls back leaves no row claiming it happened. Ids, the client's address and the
+    outcome only: never a password, hash or token. No foreign key to ``user``: the trail of a deleted
+    account outlives it, until ``flask prune-tokens`` drops rows past the retention period.
+    """
+
+    __tablename__ = "audit_event"
+    # The listing is newest first, optionally for one user: both walk an index from its end.
+    __table_args__ = (Index("ix_audit_event_user_id_time", "user_id", "time"),)
+
+    # 64-bit where it can grow for years; SQLite's rowid alias must be INTEGER to autoincrement.
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite")
+    )
+    time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    event: str = Field(max_length=32)
+    outcome: str = Field(max_length=32)
+    user_id: int | None = Field(default=None)
+    session_id: str | None = Field(default=None, max_length=64)
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=512)
+    request_id: str | None = Field(default=None, max_length=64)
+    details: dict[str, str | int | None] = Field(default_factory=dict, sa_type=JSON)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -256,6 +256,73 @@ class QueryModel(BaseModel):
 
 
 _SCHEMAS: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    """A time without a zone is UTC (API.md section 8); one with a zone is moved to UTC."""
+    if moment is None:
+        return None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before year 1 in UTC
+        raise ValueError("must be within years 1 to 9999 in UTC") from None
+
+
+UtcTime = Annotated[datetime | None, AfterValidator(_as_utc)]
+# Event and outcome names are ours: lower-case words joined by "_". Anything else names none.
+AuditName = Annotated[str | None, Field(None, pattern=r"^[a-z0-9_]{1,32}$")]
+
+
+class AuditQuery(QueryModel):
+    """The filters of the admin's audit listing: ``since`` included, ``until`` excluded."""
+
+    page: int = Field(1, ge=1, le=1_000_000)
+    per_page: int = Field(20, ge=1, le=100)
+    user_id: int | None = Field(None, ge=1, le=2**31 - 1)  # the user table's integer
+    event: AuditName = None
+    outcome: AuditName = None
+    since: UtcTime = Field(None, description="ISO 8601, UTC when it has no zone; included")
+    until: UtcTime = Field(None, description="ISO 8601, UTC when it has no zone; excluded")
+
+
+class AuditEventOut(BaseModel):
+    """One audit event: ids, the client's address and the outcome, never a secret."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": 42,
+                "time": "2026-12-06T09:30:00.123456Z",
+                "event": "sign_in",
+                "outcome": "failure",
+                "user_id": 7,
+                "session_id": None,
+                "ip": "198.51.100.23",
+                "user_agent": "Mozilla/5.0",
+                "request_id": "5f2b0c9e7d4a4f0e9a6b1c3d2e4f5a6b",
+                "details": {},
+            }
+        }
+    )
+
+    id: int
+    time: datetime
+    event: str
+    outcome: str
+    user_id: int | None
+    session_id: str | None
+    ip: str | None
+    user_agent: str | None
+    request_id: str | None
+    details: dict[str, JsonValue]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    page: int
+    per_page: int
+    total: int
+    pages: int
 
 
 class UsersQuery(QueryModel):

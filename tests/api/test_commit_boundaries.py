@@ -1,6 +1,7 @@
 """One rule for who commits: each public service function commits once, and writes its audit lines
 only after that commit succeeded. So when the commit fails, the request is a 503 and no audit line
-claims a change that did not happen (services/__init__.py states the rule)."""
+claims a change that did not happen, and no audit_event row does either: the row is written in the
+change's own transaction (services/__init__.py states the rule)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from authsvc.models import Role
+from authsvc.db import get_engine
+from authsvc.models import AuditEvent, Role
 from tests.conftest import login
 from tests.helpers import PASSWORD, bearer
 
@@ -118,6 +120,7 @@ def test_a_failed_commit_leaves_no_audit_line_claiming_success(
 
     caplog.set_level(logging.INFO, logger=AUDIT)
     caplog.clear()
+    before = len(stored_events(client))
     monkeypatch.setattr(Session, "commit", commit)
     response = ACTIONS[action](client, commit_world)
     monkeypatch.undo()
@@ -125,6 +128,16 @@ def test_a_failed_commit_leaves_no_audit_line_claiming_success(
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == AUDIT]
     claims = [line for line in lines if line["outcome"] not in NOT_A_CHANGE]
     assert claims == [], claims
+    written = stored_events(client)[before:]
+    rows = [(event, outcome) for event, outcome in written if outcome not in NOT_A_CHANGE]
+    assert rows == [], rows
+
+
+def stored_events(client: FlaskClient) -> list[tuple[str, str]]:
+    """Every (event, outcome) in the audit_event table, written by anyone."""
+    with Session(get_engine(client.application)) as session:
+        rows = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+        return [(row.event, row.outcome) for row in rows]
 
 
 @pytest.mark.parametrize("action", list(ACTIONS))
@@ -137,3 +150,5 @@ def test_the_same_actions_audit_once_they_commit(client, commit_world, caplog, a
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == AUDIT]
     if action not in {"register", "email-change"}:  # neither is a security event with an audit line
         assert [line for line in lines if line["outcome"] not in NOT_A_CHANGE], lines
+        done = [(line["event"], line["outcome"]) for line in lines if line["outcome"] not in NOT_A_CHANGE]
+        assert set(done) <= set(stored_events(client)), "each line's event is a committed row"

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from authsvc.schemas import (
     AccountDeletion,
     AdminUserCreate,
+    AuditPage,
     CodeIn,
     CompatPair,
     Credentials,
@@ -93,6 +94,7 @@ OPERATIONS: dict[tuple[str, str], tuple[type[BaseModel] | None, str, type[BaseMo
     ("delete", "/api/users/{user_id}/mfa"): (None, "204", None, True),
     ("post", "/api/users"): (AdminUserCreate, "201", UserOut, True),
     ("get", "/api/users/all"): (None, "200", Page, True),
+    ("get", "/api/admin/audit"): (None, "200", AuditPage, True),
     ("get", "/api/users/{user_id}"): (None, "200", UserOut, True),
     ("patch", "/api/users/{user_id}"): (UserUpdate, "200", UserOut, True),
     ("delete", "/api/users/{user_id}"): (AccountDeletion, "204", None, True),

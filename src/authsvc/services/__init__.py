@@ -6,7 +6,8 @@ Who commits, one rule:
   (``sessions.start``, ``sessions.revoke``, ``blocklist.block``, ``accounts.new_credentials``, ...).
 - Each public service function is one unit of work: it commits once, at its end, so a reader sees
   the transaction boundary without opening the functions it calls.
-- Audit lines that report a change are written only after that commit succeeded; a failure that
-  changes nothing (a wrong password) is audited where it is found. So a commit that fails leaves
-  no line claiming a change that did not happen (``tests/api/test_commit_boundaries.py``).
+- Audit events (``audit.record``) are written in the transaction of the change they report, just
+  before its commit; their log lines follow that commit. A refusal that changes nothing (a wrong
+  password) rolls back, records its event and commits that alone. So a commit that fails leaves no
+  row or line claiming a change that did not happen (``tests/api/test_commit_boundaries.py``).
 """

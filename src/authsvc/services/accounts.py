@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.audit import NO_CLIENT, ClientInfo, record
 from authsvc.db import lock_for_write
 from authsvc.domain import PASSWORD, Level, needs_step_up
 from authsvc.exceptions import Aal2Required, EmailTaken, InvalidCredentials, LastAdmin
@@ -47,7 +47,9 @@ def change_password(
     if needs_step_up(mfa_enabled=user.mfa_enabled, aal=level.aal):
         raise Aal2Required()
     if not hasher.verify(current_password, user.password_hash):
-        audit("password_change", outcome="failure", user_id=user.id, client=client)
+        session.rollback()  # a refusal keeps nothing of its request but the event
+        record(session, "password_change", outcome="failure", user_id=user_id, client=client)
+        session.commit()
         raise InvalidCredentials("Current password is incorrect.")
     check_password(
         new_password, username=user.username, email=user.email, field="new_password", min_score=min_score
@@ -59,8 +61,15 @@ def change_password(
     if mailer is not None and user.email is not None:
         mailer.queue(session, Kind.PASSWORD_CHANGED, to=user.email, username=user.username)
     pair = sessions.start(session=session, codec=codec, user=user, client=client, level=level)
+    record(
+        session,
+        "password_change",
+        outcome="success",
+        user_id=user_id,
+        session_id=pair.session_id,
+        client=client,
+    )
     session.commit()
-    audit("password_change", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
     return pair
 
 
@@ -98,8 +107,8 @@ def set_password(
     ended = sessions.revoke_all(session=session, codec=codec, user_id=user_id)
     new_credentials(session, user)
     onetime.void(session, user_id=user_id, purposes=tuple(Purpose))
+    record(session, "password_reset", outcome="success", user_id=user_id, client=client, actor=OPERATOR)
     session.commit()
-    audit("password_reset", outcome="success", user_id=user.id, client=client, actor=OPERATOR)
     return ended
 
 
@@ -118,7 +127,7 @@ def update_user(
     """Apply an admin's change; deactivation ends every session of the user at once. A new email is
     unverified unless ``email_verified`` says so (the admin vouches for it).
 
-    The audit lines are written only once the change has committed.
+    Each change is its own event, committed with the change.
     """
     lock_for_write(session)  # the last-admin check and the write are one serialised unit
     user = get_user(session, user_id)
@@ -145,12 +154,12 @@ def update_user(
             sessions.revoke_all(session=session, codec=codec, user_id=user_id)
             new_credentials(session, user)
             onetime.void(session, user_id=user_id, purposes=tuple(Purpose))
+        for event, outcome in events:
+            record(session, event, outcome=outcome, user_id=user_id, client=client, actor_id=actor_id)
         session.commit()
     except IntegrityError:
         session.rollback()
         raise EmailTaken() from None
-    for event, outcome in events:
-        audit(event, outcome=outcome, user_id=user.id, client=client, actor_id=actor_id)
     return user
 
 
@@ -172,11 +181,13 @@ def delete_user(
     user = get_user_for(session=session, viewer=actor, user_id=user_id)
     # Checked before the write lock is taken: bcrypt must not hold SQLite's one writer for its duration.
     if user.id == actor.id and not hasher.verify(current_password or "", user.password_hash):
-        audit("deletion", outcome="failure", user_id=user.id, client=client, actor_id=actor.id)
+        session.rollback()  # a refusal keeps nothing of its request but the event
+        record(session, "deletion", outcome="failure", user_id=user_id, client=client, actor_id=actor.id)
+        session.commit()
         raise InvalidCredentials("Current password is incorrect.")
     _remove_account(session, codec=codec, user=user)
+    record(session, "deletion", outcome="success", user_id=user_id, client=client, actor_id=actor.id)
     session.commit()
-    audit("deletion", outcome="success", user_id=user_id, client=client, actor_id=actor.id)
 
 
 def delete_user_by_operator(
@@ -189,8 +200,8 @@ def delete_user_by_operator(
     last active admin is protected here as well.
     """
     _remove_account(session, codec=codec, user=get_user(session, user_id))
+    record(session, "deletion", outcome="success", user_id=user_id, client=client, actor=OPERATOR)
     session.commit()
-    audit("deletion", outcome="success", user_id=user_id, client=client, actor=OPERATOR)
 
 
 def _remove_account(session: Session, *, codec: TokenCodec, user: User) -> None:

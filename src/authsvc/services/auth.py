@@ -12,7 +12,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col
 
 from authsvc import rawsql
-from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.audit import NO_CLIENT, ClientInfo, record
 from authsvc.domain import USERNAME_MAX, Level, level_of
 from authsvc.exceptions import (
     EmailNotVerified,
@@ -48,16 +48,20 @@ class Identity:
 def authenticate(
     *, session: Session, hasher: PasswordHasher, username: str, password: str, client: ClientInfo = NO_CLIENT
 ) -> User:
-    """The active user these credentials belong to, or ``InvalidCredentials``. Writes nothing.
+    """The active user these credentials belong to, or ``InvalidCredentials``, whose event is the
+    only thing written (and committed).
 
-    Unknown, deactivated and wrong-password all cost one hash verify and fail alike, so neither the
-    answer nor its timing tells which usernames exist.
+    Unknown, deactivated and wrong-password all cost one hash verify and fail alike (the same event,
+    the same commit), so neither the answer nor its timing tells which usernames exist.
     """
     plausible = len(username) <= USERNAME_MAX and "\0" not in username  # PostgreSQL refuses NUL in text
     user = find_by_username(session, username) if plausible else None
     password_ok = hasher.verify(password, user.password_hash if user else None)
     if user is None or not password_ok or not user.is_active:
-        audit("sign_in", outcome="failure", user_id=user.id if user else None, client=client)
+        user_id = user.id if user else None  # read before the rollback, which expires the user
+        session.rollback()  # a refusal keeps nothing of its request but the event
+        record(session, "sign_in", outcome="failure", user_id=user_id, client=client)
+        session.commit()
         raise InvalidCredentials()
     return user
 
@@ -88,7 +92,10 @@ def sign_in(
     """
     user = authenticate(session=session, hasher=hasher, username=username, password=password, client=client)
     if require_verified and not user.email_verified:
-        audit("sign_in", outcome="email_not_verified", user_id=user.id, client=client)
+        user_id = user.id
+        session.rollback()
+        record(session, "sign_in", outcome="email_not_verified", user_id=user_id, client=client)
+        session.commit()
         raise EmailNotVerified()
     if user.mfa_enabled:
         if not second_factor:
@@ -96,23 +103,25 @@ def sign_in(
         # The user as the password check read it: the challenge carries that credentials version,
         # so a password changed meanwhile voids it (no rollback here, which would re-read the user).
         pending = mfa.start_challenge(session, user=user, cookie=cookie)
+        record(session, "sign_in", outcome="mfa_required", user_id=user.id, client=client)
         session.commit()
-        audit("sign_in", outcome="mfa_required", user_id=user.id, client=client)
         return pending
     try:
         pair = sessions.start(
             session=session, codec=codec, user=user, client=client, max_sessions=max_sessions
         )
     except InvalidCredentials:
+        user_id = user.id
         session.rollback()
-        audit("sign_in", outcome="credentials_changed", user_id=user.id, client=client)
+        record(session, "sign_in", outcome="credentials_changed", user_id=user_id, client=client)
+        session.commit()
         raise
     # Rehashed only now, under the lock start() took, so it can never overwrite a password changed meanwhile.
     if hasher.needs_update(user.password_hash):
         user.password_hash = hasher.hash(password)
         session.add(user)
+    record(session, "sign_in", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
     session.commit()
-    audit("sign_in", outcome="success", user_id=user.id, session_id=pair.session_id, client=client)
     return pair
 
 
@@ -175,7 +184,9 @@ def refresh(
         raise Forbidden("CSRF token does not belong to this refresh token.")
     state = refresh_state(session.connection(), claims)
     if state.session_blocked:
-        audit("refresh", outcome="revoked_session", user_id=user_id, session_id=sid, client=client)
+        session.rollback()
+        record(session, "refresh", outcome="revoked_session", user_id=user_id, session_id=sid, client=client)
+        session.commit()
         raise TokenInvalid()
     if not state.is_active or state.version != claims[CREDENTIALS_CLAIM] or state.owner != user_id:
         raise TokenInvalid()  # a deleted user or session reads as NULL: the outer joins found no row
@@ -183,7 +194,7 @@ def refresh(
         row = session.get(AuthSession, sid)
         if row is None:  # pruned or deleted since the read above
             raise TokenInvalid()
-        return _reused(
+        replay = _replayed_pair(
             session,
             codec=codec,
             row=row,
@@ -191,8 +202,29 @@ def refresh(
             level=level_of(claims),
             reuse_interval=reuse_interval,
             now=now,
+        )
+        if replay is None:  # a copied token: its whole session ends
+            sessions.revoke(session=session, codec=codec, session_ids=[row.id], user_id=row.user_id, now=now)
+            record(
+                session,
+                "refresh_reuse",
+                outcome="session_revoked",
+                user_id=row.user_id,
+                session_id=row.id,
+                client=client,
+            )
+            session.commit()
+            raise TokenInvalid()
+        record(
+            session,
+            "refresh",
+            outcome="reuse_within_grace",
+            user_id=row.user_id,
+            session_id=row.id,
             client=client,
         )
+        session.commit()
+        return replay
     pair = sessions.mint_pair(
         codec=codec,
         user_id=user_id,
@@ -210,8 +242,8 @@ def refresh(
         "expires_at": sessions.expiry(pair, codec),
     }
     session.connection().execute(_ROTATE, rotation)
+    record(session, "refresh", outcome="success", user_id=user_id, session_id=sid, client=client)
     session.commit()
-    audit("refresh", outcome="success", user_id=user_id, session_id=sid, client=client)
     return pair
 
 
@@ -290,7 +322,7 @@ def _spend(session: Session, *, codec: TokenCodec, claims: dict[str, Any]) -> bo
     return spent
 
 
-def _reused(
+def _replayed_pair(
     session: Session,
     *,
     codec: TokenCodec,
@@ -299,8 +331,9 @@ def _reused(
     level: Level,
     reuse_interval: int,
     now: datetime,
-    client: ClientInfo,
-) -> TokenPair:
+) -> TokenPair | None:
+    """The live pair again, for a token spent within the reuse interval by its sibling tab; ``None``
+    for a token seen again outside it (a copy). Writes nothing."""
     session.refresh(row)  # see the rotation a concurrent request just committed
     in_grace = (
         reuse_interval > 0
@@ -308,22 +341,18 @@ def _reused(
         and row.previous_refresh_jti == jti
         and now - row.rotated_at <= timedelta(seconds=reuse_interval)
     )
-    if in_grace:
-        audit("refresh", outcome="reuse_within_grace", user_id=row.user_id, session_id=row.id, client=client)
-        return sessions.mint_pair(
-            codec=codec,
-            user_id=row.user_id,
-            session_id=row.id,
-            now=row.rotated_at,
-            credentials_version=row.credentials_version,
-            access_jti=row.access_jti,
-            refresh_jti=row.refresh_jti,
-            level=level,  # the spent token's session's: the very pair its sibling tab was given
-        )
-    sessions.revoke(session=session, codec=codec, session_ids=[row.id], user_id=row.user_id, now=now)
-    session.commit()
-    audit("refresh_reuse", outcome="session_revoked", user_id=row.user_id, session_id=row.id, client=client)
-    raise TokenInvalid()
+    if not in_grace:
+        return None
+    return sessions.mint_pair(
+        codec=codec,
+        user_id=row.user_id,
+        session_id=row.id,
+        now=row.rotated_at,
+        credentials_version=row.credentials_version,
+        access_jti=row.access_jti,
+        refresh_jti=row.refresh_jti,
+        level=level,  # the spent token's session's: the very pair its sibling tab was given
+    )
 
 
 def logout(
@@ -343,8 +372,8 @@ def logout(
     else:
         keep = identity.session_id if scope == "others" else None
         count = sessions.revoke_all(session=session, codec=codec, user_id=user_id, keep=keep)
-    session.commit()
-    audit(
+    record(
+        session,
         "logout",
         outcome="success",
         user_id=user_id,
@@ -352,6 +381,7 @@ def logout(
         client=client,
         scope=scope,
     )
+    session.commit()
     return count
 
 
@@ -370,5 +400,13 @@ def end_session(
     if row is None or row.user_id != user_id or row.revoked_at is not None or row.expires_at <= now:
         raise NotFound("Session not found.")
     sessions.revoke(session=session, codec=codec, session_ids=[session_id], user_id=user_id, now=now)
+    record(
+        session,
+        "logout",
+        outcome="success",
+        user_id=user_id,
+        session_id=session_id,
+        client=client,
+        scope="session",
+    )
     session.commit()
-    audit("logout", outcome="success", user_id=user_id, session_id=session_id, client=client, scope="session")

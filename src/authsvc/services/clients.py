@@ -10,7 +10,7 @@ from hmac import compare_digest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.audit import NO_CLIENT, ClientInfo, record
 from authsvc.exceptions import ClientNameTaken, InvalidClient, NotFound
 from authsvc.models import ServiceClient
 from authsvc.security import client_secret_hash, new_client_credentials
@@ -51,11 +51,19 @@ def create(*, session: Session, name: str) -> NewClient:
     client_id, secret = new_client_credentials()
     session.add(ServiceClient(name=name, client_id=client_id, secret_hash=client_secret_hash(secret)))
     try:
+        session.flush()
+        record(
+            session,
+            "client_created",
+            outcome="success",
+            actor=OPERATOR,
+            client_name=name,
+            client_id=client_id,
+        )
         session.commit()
     except IntegrityError:
         session.rollback()
         raise ClientNameTaken(f"A service client named {name!r} already exists.") from None
-    audit("client_created", outcome="success", actor=OPERATOR, client_name=name, client_id=client_id)
     return NewClient(name=name, client_id=client_id, client_secret=secret)
 
 
@@ -70,15 +78,23 @@ def delete(*, session: Session, name: str) -> ServiceClient:
     if row is None:
         raise NotFound(f"No service client named {name!r}.")
     session.delete(row)
+    record(
+        session,
+        "client_deleted",
+        outcome="success",
+        actor=OPERATOR,
+        client_name=name,
+        client_id=row.client_id,
+    )
     session.commit()
-    audit("client_deleted", outcome="success", actor=OPERATOR, client_name=name, client_id=row.client_id)
     return row
 
 
 def authenticate(
     *, session: Session, client_id: str, client_secret: str, client: ClientInfo = NO_CLIENT
 ) -> ServiceClient:
-    """The client these credentials belong to, or ``InvalidClient``. Writes nothing.
+    """The client these credentials belong to, or ``InvalidClient``, whose event is the only thing
+    written (and committed).
 
     An unknown id and a wrong secret cost the same (one indexed lookup, one SHA-256, one
     constant-time comparison, against a dummy hash when there is no row) and fail alike, so neither
@@ -91,6 +107,9 @@ def authenticate(
     matches = compare_digest(presented, row.secret_hash if row is not None else _DUMMY_HASH)
     if row is None or not matches:
         # Never the id presented: it is the caller's text, and a secret pasted in the wrong field.
-        audit("client_auth", outcome="failure", client=client, client_name=row.name if row else None)
+        name = row.name if row is not None else None
+        session.rollback()
+        record(session, "client_auth", outcome="failure", client=client, client_name=name)
+        session.commit()
         raise InvalidClient()
     return row

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, or_
 
 from authsvc.models import AuthSession, MfaChallenge, TokenBlocklist
-from authsvc.services import onetime
+from authsvc.services import audit_trail, onetime
+
+AUDIT_RETENTION = timedelta(days=90)  # FLASK_AUDIT_RETENTION_DAYS' default
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,11 +18,12 @@ class Pruned:
     blocklist_rows: int
     sessions: int
     link_tokens: int
+    audit_events: int
 
 
-def prune(session: Session, *, now: datetime) -> Pruned:
-    """Delete expired blocklist rows, dead (expired or revoked) sessions, and one-time link tokens
-    that can no longer be spent.
+def prune(session: Session, *, now: datetime, audit_retention: timedelta = AUDIT_RETENTION) -> Pruned:
+    """Delete expired blocklist rows, dead (expired or revoked) sessions, one-time link tokens
+    that can no longer be spent, and audit events older than ``audit_retention``.
 
     A blocklist row outlives every token it can match, so deleting it after ``expires_at`` never
     revives a token; a revoked session stays blocked by its blocklist row while that matters.
@@ -34,5 +37,8 @@ def prune(session: Session, *, now: datetime) -> Pruned:
     links = onetime.prune(session, now=now)
     # Sign-ins that never got their second factor: useless once expired.
     session.exec(delete(MfaChallenge).where(col(MfaChallenge.expires_at) < now))
+    events = audit_trail.prune(session, before=now - audit_retention)
     session.commit()
-    return Pruned(blocklist_rows=rows.rowcount, sessions=dead.rowcount, link_tokens=links)
+    return Pruned(
+        blocklist_rows=rows.rowcount, sessions=dead.rowcount, link_tokens=links, audit_events=events
+    )

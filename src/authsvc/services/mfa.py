@@ -16,7 +16,7 @@ from sqlalchemy import case, update
 from sqlmodel import Session, col, delete
 
 from authsvc import totp
-from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.audit import NO_CLIENT, ClientInfo, record
 from authsvc.domain import MFA_METHODS, SECOND_FACTOR, needs_step_up
 from authsvc.exceptions import Aal2Required, InvalidCode, InvalidCredentials, MfaState, TokenInvalid
 from authsvc.models import MfaChallenge, RecoveryCode, TotpFactor, User, utcnow
@@ -78,7 +78,9 @@ def begin_enrolment(
     """A new pending TOTP secret (replacing a pending one); the factor is on once a code confirms it."""
     user = get_user(session, user_id)
     if not hasher.verify(current_password, user.password_hash):
-        audit("mfa_enrol", outcome="failure", user_id=user_id, client=client)
+        session.rollback()  # a refusal keeps nothing of its request but the event
+        record(session, "mfa_enrol", outcome="failure", user_id=user_id, client=client)
+        session.commit()
         raise InvalidCredentials("Current password is incorrect.")
     if user.mfa_enabled:
         raise MfaState("A second factor is already on: turn it off first.")
@@ -91,8 +93,8 @@ def begin_enrolment(
         0,
     )
     session.add(factor)
+    record(session, "mfa_enrol", outcome="started", user_id=user_id, client=client)
     session.commit()
-    audit("mfa_enrol", outcome="started", user_id=user_id, client=client)
     uri = totp.provisioning_uri(secret, account=user.username, issuer=ISSUER)
     return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
 
@@ -110,13 +112,14 @@ def confirm_enrolment(
     confirmed = step is not None and _take_step(session, user_id, step, pending=True, now=now)
     if not confirmed:
         session.rollback()
-        audit("mfa_enrol", outcome="invalid_code", user_id=user_id, client=client)
+        record(session, "mfa_enrol", outcome="invalid_code", user_id=user_id, client=client)
+        session.commit()
         raise InvalidCode()
     user.mfa_enabled = True
     session.add(user)
     codes = _new_recovery_codes(session, keys, user_id)
+    record(session, "mfa_enrol", outcome="success", user_id=user_id, client=client)
     session.commit()
-    audit("mfa_enrol", outcome="success", user_id=user_id, client=client)
     return codes
 
 
@@ -127,10 +130,14 @@ def regenerate_recovery_codes(
     user = get_user(session, user_id)
     if not user.mfa_enabled:
         raise MfaState("There is no second factor.")
-    _require_code(session, keys, user_id, code, event="mfa_recovery_codes", client=client)
+    if _accept_code(session, keys, user_id, code, now=utcnow()) is None:
+        session.rollback()  # a refusal keeps nothing of its request but the event
+        record(session, "mfa_recovery_codes", outcome="invalid_code", user_id=user_id, client=client)
+        session.commit()
+        raise InvalidCode()
     codes = _new_recovery_codes(session, keys, user_id)
+    record(session, "mfa_recovery_codes", outcome="success", user_id=user_id, client=client)
     session.commit()
-    audit("mfa_recovery_codes", outcome="success", user_id=user_id, client=client)
     return codes
 
 
@@ -143,19 +150,23 @@ def disable(
         raise MfaState("There is no second factor.")
     if needs_step_up(mfa_enabled=True, aal=aal):
         raise Aal2Required()
-    _require_code(session, keys, user_id, code, event="mfa_disable", client=client)
+    if _accept_code(session, keys, user_id, code, now=utcnow()) is None:
+        session.rollback()  # a refusal keeps nothing of its request but the event
+        record(session, "mfa_disable", outcome="invalid_code", user_id=user_id, client=client)
+        session.commit()
+        raise InvalidCode()
     _remove(session, user)
+    record(session, "mfa_disable", outcome="success", user_id=user_id, client=client)
     session.commit()
-    audit("mfa_disable", outcome="success", user_id=user_id, client=client)
 
 
 def reset(*, session: Session, user_id: int, actor_id: int | None = None, actor: str | None = None) -> None:
     """Remove a user's second factor for them (an admin, or ``flask reset-mfa``): a lost phone."""
     user = get_user(session, user_id)
     _remove(session, user)
-    session.commit()
     extra = {"actor_id": actor_id} if actor_id is not None else {"actor": actor}
-    audit("mfa_reset", outcome="success", user_id=user_id, **extra)
+    record(session, "mfa_reset", outcome="success", user_id=user_id, **extra)
+    session.commit()
 
 
 def start_challenge(session: Session, *, user: User, cookie: bool) -> MfaPending:
@@ -214,14 +225,14 @@ def complete_challenge(
         challenge_id, user_id = challenge.id, challenge.user_id  # the rollback expires them
         session.rollback()
         _count_failure(session, challenge_id)
+        record(session, "sign_in", outcome="mfa_failure", user_id=user_id, client=client)
         session.commit()  # the refusal is its own small transaction: the failure must stay counted
-        audit("sign_in", outcome="mfa_failure", user_id=user_id, client=client)
         raise InvalidCode()
     pair = sessions.start(
         session=session, codec=codec, user=user, client=client, max_sessions=max_sessions, level=SECOND_FACTOR
     )
-    session.commit()
-    audit(
+    record(
+        session,
         "sign_in",
         outcome="success",
         user_id=user.id,
@@ -229,6 +240,7 @@ def complete_challenge(
         client=client,
         method=method,
     )
+    session.commit()
     return pair, challenge.cookie
 
 
@@ -247,17 +259,6 @@ def _count_failure(session: Session, challenge_id: str) -> None:
         .where(col(MfaChallenge.id) == challenge_id, col(MfaChallenge.spent_at).is_(None))
         .values(failures=failures, spent_at=case((failures >= MAX_FAILURES, utcnow()), else_=None))
     )
-
-
-def _require_code(
-    session: Session, keys: MfaSecrets, user_id: int, code: str, *, event: str, client: ClientInfo
-) -> str:
-    method = _accept_code(session, keys, user_id, code, now=utcnow())
-    if method is None:
-        session.rollback()
-        audit(event, outcome="invalid_code", user_id=user_id, client=client)
-        raise InvalidCode()
-    return method
 
 
 def _accept_code(session: Session, keys: MfaSecrets, user_id: int, code: str, *, now: datetime) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.audit import NO_CLIENT, ClientInfo, record
 from authsvc.exceptions import InvalidLink
 from authsvc.messages import Kind
 from authsvc.models import Purpose, User, utcnow
@@ -34,7 +34,8 @@ def forgot_password(
         outcome = "no_account" if user is None or not user.is_active else "throttled"
         user_id = user.id if user else None
         session.rollback()
-        audit("password_forgot", outcome=outcome, user_id=user_id, client=client)
+        record(session, "password_forgot", outcome=outcome, user_id=user_id, client=client)
+        session.commit()
         return
     onetime.mail_link(
         session,
@@ -45,8 +46,8 @@ def forgot_password(
         to=user.email,
         lifetime=lifetime,
     )
+    record(session, "password_forgot", outcome="sent", user_id=user.id, client=client)
     session.commit()
-    audit("password_forgot", outcome="sent", user_id=user.id, client=client)
 
 
 def reset_password(
@@ -81,5 +82,5 @@ def reset_password(
     new_credentials(session, user)
     onetime.void(session, user_id=row.user_id, purposes=tuple(Purpose))  # every other link, too
     mailer.queue(session, Kind.PASSWORD_CHANGED, to=row.email, username=user.username)
+    record(session, "password_reset", outcome="success", user_id=user.id, client=client, actor="reset_link")
     session.commit()
-    audit("password_reset", outcome="success", user_id=user.id, client=client, actor="reset_link")

@@ -7,7 +7,7 @@ from typing import Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.audit import NO_CLIENT, ClientInfo, record
 from authsvc.domain import MAX_ID, username_key
 from authsvc.exceptions import EmailTaken, NotFound, RegistrationClosed, UsernameTaken
 from authsvc.models import Role, User
@@ -55,12 +55,19 @@ def create_by_admin(
     check_password(password, username=username, email=email, min_score=min_score)
     user = _add_user(session, hasher=hasher, username=username, password=password, email=email, role=role)
     try:
+        session.flush()  # the new id, for the event committed with the user
+        record(
+            session,
+            "user_created",
+            outcome="success",
+            user_id=user.id,
+            client=client,
+            actor_id=actor_id,
+            role=role.value,
+        )
         session.commit()
     except IntegrityError:
         raise _conflict(session, user) from None
-    audit(
-        "user_created", outcome="success", user_id=user.id, client=client, actor_id=actor_id, role=user.role
-    )
     return user
 
 

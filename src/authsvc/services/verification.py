@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from authsvc.audit import NO_CLIENT, ClientInfo, audit
+from authsvc.audit import NO_CLIENT, ClientInfo, record
 from authsvc.domain import needs_step_up
 from authsvc.exceptions import Aal2Required, EmailTaken, InvalidCredentials, InvalidInput, InvalidLink
 from authsvc.messages import Kind
@@ -61,8 +61,8 @@ def resend_verification(
         session.rollback()
         return
     queue_verification(session, mailer=mailer, user=user, lifetime=lifetime)
+    record(session, "verification_sent", outcome="success", user_id=user.id, client=client)
     session.commit()
-    audit("verification_sent", outcome="success", user_id=user.id, client=client)
 
 
 def verify_email(*, session: Session, token: str, client: ClientInfo = NO_CLIENT) -> User:
@@ -75,8 +75,8 @@ def verify_email(*, session: Session, token: str, client: ClientInfo = NO_CLIENT
         raise InvalidLink()
     onetime.spend(session, row, now=now)
     user.email_verified = True
+    record(session, "email_verified", outcome="success", user_id=user.id, client=client)
     session.commit()
-    audit("email_verified", outcome="success", user_id=user.id, client=client)
     return user
 
 
@@ -101,14 +101,17 @@ def request_email_change(
     if needs_step_up(mfa_enabled=user.mfa_enabled, aal=aal):
         raise Aal2Required()
     if not hasher.verify(current_password, user.password_hash):
-        audit("email_change", outcome="failure", user_id=user.id, client=client)
+        session.rollback()  # a refusal keeps nothing of its request but the event
+        record(session, "email_change", outcome="failure", user_id=user_id, client=client)
+        session.commit()
         raise InvalidCredentials("Current password is incorrect.")
     if new_email == user.email:
         raise InvalidInput("The new address is the current one.", field="new_email")
     ensure_email_free(session, new_email)
     if not allowed:
         session.rollback()
-        audit("email_change", outcome="throttled", user_id=user_id, client=client)
+        record(session, "email_change", outcome="throttled", user_id=user_id, client=client)
+        session.commit()
         return
     onetime.mail_link(
         session,
@@ -124,8 +127,8 @@ def request_email_change(
         mailer.queue(
             session, Kind.EMAIL_CHANGE_NOTICE, to=user.email, username=user.username, new_email=new_email
         )
+    record(session, "email_change", outcome="requested", user_id=user_id, client=client)
     session.commit()
-    audit("email_change", outcome="requested", user_id=user.id, client=client)
 
 
 def confirm_email_change(*, session: Session, token: str, client: ClientInfo = NO_CLIENT) -> User:
@@ -145,9 +148,10 @@ def confirm_email_change(*, session: Session, token: str, client: ClientInfo = N
     user.email = row.email
     user.email_verified = True
     try:  # the unique index decides a race with a registration of the same address
+        session.flush()
+        record(session, "email_change", outcome="success", user_id=user.id, client=client)
         session.commit()
     except IntegrityError:
         session.rollback()
         raise EmailTaken() from None
-    audit("email_change", outcome="success", user_id=user.id, client=client)
     return user
