@@ -15,6 +15,7 @@ from authsvc.db import read_connection
 from authsvc.models import AuditEvent
 
 _events = AuditEvent.__table__  # type: ignore[attr-defined]
+_COLUMNS = tuple(_events.c.keys())
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +38,23 @@ def page_events(
     a connection outside any transaction, as the user listing is.
     """
     conditions = _conditions(where)
-    count = core_select(func.count()).select_from(_events).where(*conditions)
+    # The total rides on each row (a window over every match), so a page and its total come from one
+    # statement's snapshot: rows committed meanwhile cannot make a page longer than its total.
     rows = (
-        core_select(_events)
+        core_select(_events, func.count().over().label("total"))
         .where(*conditions)
         .order_by(_events.c.time.desc(), _events.c.id.desc())
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
     with read_connection(engine) as connection:
-        total = connection.execute(count).scalar_one()
-        items = [AuditEvent.model_construct(**row._mapping) for row in connection.execute(rows)]
+        found = connection.execute(rows).all()
+        if found:
+            total = found[0].total
+        else:  # past the last page (or nothing matches): the total on its own
+            count = core_select(func.count()).select_from(_events).where(*conditions)
+            total = connection.execute(count).scalar_one()
+    items = [AuditEvent.model_construct(**{key: row._mapping[key] for key in _COLUMNS}) for row in found]
     return items, total, math.ceil(total / per_page)
 
 
