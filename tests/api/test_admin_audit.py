@@ -309,3 +309,13 @@ def test_hostile_queries_get_a_validation_error(client, admin, query):
 
 def test_unknown_query_parameters_are_ignored(client, admin):
     assert trail(client, admin["access_token"], "?sort=evil&limit=1000000").status_code == 200
+
+
+def test_a_registration_is_in_the_trail_and_a_refused_one_is_not(client, app):
+    body = {"username": "newcomer", "email": "newcomer@example.com", "password": PASSWORD}
+    created = client.post("/api/auth/register", json=body, **as_client("r-register"))
+    assert created.status_code == 201
+    assert client.post("/api/auth/register", json=body, **as_client("r-taken")).status_code == 409
+    assert [(r.event, r.outcome, r.user_id, r.request_id, r.ip) for r in rows(app)] == [
+        ("registration", "success", created.get_json()["id"], "r-register", CLIENT_IP)
+    ]

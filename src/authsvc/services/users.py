@@ -110,6 +110,7 @@ def register(
     min_score: int = DEFAULT_MIN_SCORE,
     registration_open: bool = True,
     verification: Verification | None = None,
+    client: ClientInfo = NO_CLIENT,
 ) -> User:
     """Self-service sign-up: the password policy applies, then a ``user`` account is created, with
     its address unverified and, when ``verification`` is given, a verification link queued in the
@@ -127,9 +128,10 @@ def register(
     )
     user.email_verified = False
     try:
+        session.flush()  # the id the event (and a verification link's token) names
         if verification is not None:
-            session.flush()  # the id the link's token names
             verification.queue(session, user)
+        record(session, "registration", outcome="success", user_id=user.id, client=client)
         session.commit()
     except IntegrityError:
         raise _conflict(session, user) from None

@@ -72,6 +72,7 @@ def register(body: UserCreate) -> Response:
         min_score=get_settings().password_min_score,
         registration_open=get_settings().registration == "open",
         verification=_verification_links(),
+        client=client_info(),
     )
     return json_response(user_record(user), 201)
 
