@@ -28,6 +28,15 @@ def json_response(payload: Any, status: int = 200) -> Response:
     )
 
 
+def page_response(items: list[Any], *, page: int, per_page: int, total: int, pages: int) -> Response:
+    """One page of a listing (users, audit events) in one shape, the total also in ``X-Total-Count``."""
+    response = json_response(
+        {"items": items, "page": page, "per_page": per_page, "total": total, "pages": pages}
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return response
+
+
 def token_response(payload: Any, status: int = 200) -> Response:
     """Tokens must never be cached by a browser or proxy (RFC 6749 section 5.1)."""
     response = json_response(payload, status)

@@ -205,25 +205,11 @@ def refresh(
         )
         if replay is None:  # a copied token: its whole session ends
             sessions.revoke(session=session, codec=codec, session_ids=[row.id], user_id=row.user_id, now=now)
-            record(
-                session,
-                "refresh_reuse",
-                outcome="session_revoked",
-                user_id=row.user_id,
-                session_id=row.id,
-                client=client,
-            )
-            session.commit()
-            raise TokenInvalid()
-        record(
-            session,
-            "refresh",
-            outcome="reuse_within_grace",
-            user_id=row.user_id,
-            session_id=row.id,
-            client=client,
-        )
+        event, outcome = ("refresh", "reuse_within_grace") if replay else ("refresh_reuse", "session_revoked")
+        record(session, event, outcome=outcome, user_id=row.user_id, session_id=row.id, client=client)
         session.commit()
+        if replay is None:
+            raise TokenInvalid()
         return replay
     pair = sessions.mint_pair(
         codec=codec,

@@ -10,7 +10,7 @@ from flask_openapi3.models.tag import Tag
 
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import require_admin
-from authsvc.api.render import iso_utc, json_response
+from authsvc.api.render import iso_utc, page_response
 from authsvc.db import get_engine
 from authsvc.models import AuditEvent
 from authsvc.schemas import AuditPage, AuditQuery, ErrorOut
@@ -36,17 +36,8 @@ def audit(query: AuditQuery) -> Response:
     items, total, pages = audit_trail.page_events(
         engine=get_engine(), page=query.page, per_page=query.per_page, where=where
     )
-    response = json_response(
-        {
-            "items": [_event_record(item) for item in items],
-            "page": query.page,
-            "per_page": query.per_page,
-            "total": total,
-            "pages": pages,
-        }
-    )
-    response.headers["X-Total-Count"] = str(total)
-    return response
+    records = [_event_record(item) for item in items]
+    return page_response(records, page=query.page, per_page=query.per_page, total=total, pages=pages)
 
 
 def _event_record(event: AuditEvent) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from authsvc.api.attempts import budgets
 from authsvc.api.deps import client_info, db
 from authsvc.api.errors import COMMON_RESPONSES
 from authsvc.api.guard import current_identity, require_admin
-from authsvc.api.render import json_response, user_record, user_records
+from authsvc.api.render import json_response, page_response, user_record, user_records
 from authsvc.db import get_engine
 from authsvc.extensions import get_codec, get_hasher, get_settings
 from authsvc.models import Role
@@ -64,17 +64,9 @@ def list_page(query: UsersQuery) -> Response:
     items, total, pages = queries.page_users(
         engine=get_engine(), page=query.page, per_page=query.per_page, where=where, sort=query.sort
     )
-    response = json_response(
-        {
-            "items": user_records(items),
-            "page": query.page,
-            "per_page": query.per_page,
-            "total": total,
-            "pages": pages,
-        }
+    return page_response(
+        user_records(items), page=query.page, per_page=query.per_page, total=total, pages=pages
     )
-    response.headers["X-Total-Count"] = str(total)
-    return response
 
 
 @bp.get("/<int:user_id>", responses={200: UserOut})
