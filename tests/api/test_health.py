@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+from urllib.parse import urlsplit
 
 import pytest
+from bench.proxy import TcpProxy
 
 from authsvc import create_app, migrate
 from authsvc.db import get_engine
@@ -103,6 +105,38 @@ def test_fail_closed_refuses_password_checks_while_redis_is_unreachable(make_app
 def test_a_reachable_redis_is_reported_ok(make_app):
     app = make_app(ratelimit_enabled=True, ratelimit_storage_uri=TEST_REDIS_URL)
     assert health(app)[1]["rate_limit_storage"] == "ok"
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs Redis: set TEST_REDIS_URL=redis://...")
+def test_redis_lost_and_back_while_serving_is_logged_and_shown(make_app, caplog):
+    """The soak's fault (bench/soak): Redis goes away under a running app, then comes back. Each change
+    is one log line and shows in /health; sign-ins keep working meanwhile, counted in this process."""
+    caplog.set_level(logging.INFO, logger="authsvc")
+    target = urlsplit(TEST_REDIS_URL)
+    wire = TcpProxy((target.hostname or "127.0.0.1", target.port or 6379))
+    wire.start()
+    try:
+        storage = f"redis://127.0.0.1:{wire.port}{target.path}"
+        app = make_app(ratelimit_enabled=True, ratelimit_storage_uri=storage)
+        client = app.test_client()
+        status, body = health(app)
+        assert (status, body["rate_limit_storage"]) == (200, "ok")
+
+        wire.cut()
+        status, body = health(app)
+        assert (status, body["rate_limit_storage"]) == (200, "fallback")
+        login = {"username": "nobody-here", "password": "wrong-pass"}
+        assert client.post("/api/auth/login", json=login).status_code == 401
+        lost = [r.getMessage() for r in caplog.records if "rate limit storage unreachable" in r.getMessage()]
+        assert lost == ["rate limit storage unreachable: counting password checks in memory"]
+
+        wire.start()  # Redis is back, on the same address
+        status, body = health(app)
+        assert (status, body["rate_limit_storage"]) == (200, "ok")
+        assert any(r.getMessage() == "rate limit storage reachable again" for r in caplog.records)
+        assert client.post("/api/auth/login", json=login).status_code == 401
+    finally:
+        wire.cut()
 
 
 def test_a_database_outage_logs_the_drivers_reason(tmp_path, caplog):
