@@ -1,0 +1,234 @@
+"""Each move of the load: one user action, its requests, and what the client files from the answers.
+
+An answer the client cannot read (none, or a 5xx) leaves the outcome unknown: the sessions or the
+account it touched are forgotten (state.forget), never guessed at.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from bench.soak.client import Http
+from bench.soak.records import Refresh, Registration
+from bench.soak.state import Account, Session, forget, open_session, revoke, rotate
+
+if TYPE_CHECKING:
+    from bench.soak.load import Actor
+
+JSON = dict[str, Any]
+
+
+def _unknown(status: int) -> bool:
+    return status == 0 or status >= 500
+
+
+def _read(actor: Actor, kind: str, path: str) -> None:
+    picked = actor.session()
+    if picked is None:
+        return login(actor)
+    status, _ = actor.http.call(kind, "GET", path, token=picked[1].access.raw)
+    if status == 401:
+        actor.records.surprise(f"{kind} 401")
+
+
+def whoami(actor: Actor) -> None:
+    _read(actor, "whoami", "/api/auth/whoami")
+
+
+def list_users(actor: Actor) -> None:
+    _read(actor, "list", "/list/")
+
+
+def refresh_session(actor: Actor, account: Account, session: Session, kind: str = "refresh") -> bool:
+    status, body = actor.http.call(kind, "POST", "/api/auth/refresh", token=session.refresh.raw)
+    call = actor.records.calls[-1]
+    actor.records.refreshes.append(Refresh(session.refresh.jti, call.started, call.ended, status))
+    if status == 200:
+        rotate(actor.records, session, body, call.ended)
+        return True
+    if status == 401:
+        actor.records.surprise(f"{kind} 401")
+    if status != 429:
+        forget(account, [session])
+    return False
+
+
+def refresh(actor: Actor) -> None:
+    picked = actor.session()
+    if picked is not None:
+        refresh_session(actor, *picked)
+
+
+def tabs(actor: Actor) -> None:
+    """Two tabs refresh with the same token at the same moment: within the reuse interval both must get
+    the same new pair."""
+    picked = actor.session()
+    if picked is None:
+        return
+    account, session = picked
+    presented = session.refresh
+    barrier = threading.Barrier(2)
+    answers: list[tuple[int, Any, float]] = []
+
+    def tab() -> None:
+        http = Http(actor.plan.port, actor.records, actor.plan.clock)  # a tab has its own connection
+        barrier.wait(timeout=10)
+        status, body = http.call("refresh_tab", "POST", "/api/auth/refresh", token=presented.raw)
+        http.close()
+        answers.append((status, body, actor.plan.clock()))
+
+    threads = [threading.Thread(target=tab) for _ in range(2)]
+    started = actor.plan.clock()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for status, _, ended in answers:
+        actor.records.refreshes.append(Refresh(presented.jti, started, ended, status))
+    good = [body for status, body, _ in answers if status == 200]
+    if len(good) != 2 or len(answers) != 2:
+        actor.records.surprise("tabs not both 200")
+        forget(account, [session])
+        return
+    if good[0]["refresh_token"] != good[1]["refresh_token"]:
+        actor.records.surprise("tabs got different pairs")
+        rotate(actor.records, session, good[1], actor.plan.clock())
+    rotate(actor.records, session, good[0], actor.plan.clock())
+
+
+def replay(actor: Actor) -> None:
+    """A refresh token spent well outside the reuse interval comes back (a thief's copy): 401, and the
+    whole session is revoked."""
+    cutoff = actor.plan.clock() - actor.plan.reuse_interval - 1
+    for account in actor.accounts:
+        for session in account.sessions:
+            old = [token for token, at in session.spent if at < cutoff]
+            if not old:
+                continue
+            token = old[-1]
+            status, _ = actor.http.call("refresh_replay", "POST", "/api/auth/refresh", token=token.raw)
+            call = actor.records.calls[-1]
+            actor.records.refreshes.append(Refresh(token.jti, call.started, call.ended, status))
+            if status == 401:
+                revoke(actor.records, account, [session], "reuse")
+            elif status != 429:
+                actor.records.surprise(f"refresh_replay {status}")
+                forget(account, [session])
+            return
+    refresh(actor)  # nothing spent long enough ago yet
+
+
+def login(actor: Actor, account: Account | None = None) -> None:
+    if not actor.accounts:
+        return register(actor)
+    account = account or actor.rng.choice(actor.accounts)
+    if len(account.sessions) >= 4:
+        return _logout(actor, "local", account)
+    body = {"username": account.username, "password": account.password}
+    status, answer = actor.http.call("login", "POST", "/api/auth/login", body=body)
+    if status == 200:
+        account.sessions.append(open_session(actor.records, answer))
+    elif status == 401:
+        actor.records.surprise("login 401")
+
+
+def register(actor: Actor) -> None:
+    username, password = actor.new_name(), actor.new_password()
+    email = f"{username}@example.com"
+    body = {"username": username, "email": email, "password": password}
+    status, answer = actor.http.call("register", "POST", "/api/auth/register", body=body)
+    actor.records.registrations.append(Registration(username, email, status))
+    if status != 201:
+        if status != 429 and not _unknown(status):
+            actor.records.surprise(f"register {status}")
+        return
+    account = Account(username, email, password, int(answer["id"]))
+    actor.accounts.append(account)
+    if len(actor.accounts) > 4:
+        actor.accounts.pop(0)  # left alone from now on; its sessions expire and are pruned
+    login(actor, account)
+
+
+def register_taken(actor: Actor) -> None:
+    """The name of an existing account, in other letter case, with a new address: 409, nothing made."""
+    if not actor.accounts:
+        return register(actor)
+    taken = actor.rng.choice(actor.accounts).username.upper()
+    email = f"{actor.new_name()}@example.com"
+    body = {"username": taken, "email": email, "password": actor.new_password()}
+    status, _ = actor.http.call("register_taken", "POST", "/api/auth/register", body=body)
+    actor.records.registrations.append(Registration(taken, email, status))
+    if status == 201:
+        actor.records.surprise("register_taken 201")
+
+
+def _logout(actor: Actor, scope: str, account: Account | None = None) -> None:
+    picked = actor.session() if account is None else (account, actor.rng.choice(account.sessions))
+    if picked is None:
+        return
+    account, session = picked
+    path = "/api/auth/logout" + ("" if scope == "local" else f"?scope={scope}")
+    status, _ = actor.http.call(f"logout_{scope}", "POST", path, token=session.access.raw)
+    others = [s for s in account.sessions if s is not session]
+    ended = {"local": [session], "others": others, "global": [session, *others]}[scope]
+    if status == 200:
+        revoke(actor.records, account, ended, "logout")
+    elif status != 429:
+        actor.records.surprise(f"logout_{scope} {status}")
+        forget(account, ended)
+
+
+def logout_local(actor: Actor) -> None:
+    _logout(actor, "local")
+
+
+def logout_others(actor: Actor) -> None:
+    _logout(actor, "others")
+
+
+def logout_global(actor: Actor) -> None:
+    _logout(actor, "global")
+
+
+def password(actor: Actor) -> None:
+    """Every earlier session of the account ends; the answer starts a new one."""
+    picked = actor.session()
+    if picked is None:
+        return
+    account, session = picked
+    new = actor.new_password()
+    body = {"current_password": account.password, "new_password": new}
+    status, answer = actor.http.call(
+        "password", "POST", "/api/auth/password", body=body, token=session.access.raw
+    )
+    if status == 200:
+        revoke(actor.records, account, list(account.sessions), "password_change")
+        account.password = new
+        account.sessions.append(open_session(actor.records, answer))
+    elif status != 429:
+        actor.records.surprise(f"password {status}")
+        actor.accounts.remove(account)  # its password is unknown now
+
+
+def deactivate(actor: Actor) -> None:
+    """An admin deactivates one of this thread's accounts: all its sessions end at once."""
+    if len(actor.accounts) < 2:
+        return register(actor)
+    victim = actor.rng.choice(actor.accounts)
+    name, secret = actor.plan.admin
+    status, admin = actor.http.call(
+        "admin_login", "POST", "/api/auth/login", body={"username": name, "password": secret}
+    )
+    if status != 200:
+        return
+    token = admin["access_token"]
+    status, _ = actor.http.call(
+        "deactivate", "PATCH", f"/api/users/{victim.user_id}", body={"is_active": False}, token=token
+    )
+    if status == 200:
+        revoke(actor.records, victim, list(victim.sessions), "deactivation")
+    else:
+        actor.records.surprise(f"deactivate {status}")
+    actor.accounts.remove(victim)  # deactivated (or unknown): not used again
+    actor.http.call("admin_logout", "POST", "/api/auth/logout", token=token)
