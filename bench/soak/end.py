@@ -15,7 +15,7 @@ from bench.soak.checks_service import PHRASES
 from bench.soak.client import Http
 from bench.soak.records import Facts, Records
 
-PROBE_THREADS = 4
+PROBE_THREADS = 8  # as many as the server's 2 workers x 4 threads
 
 
 def read_database(facts: Facts) -> None:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.soak import moves
+from bench.soak import account_moves, moves
 from bench.soak.client import Http
 from bench.soak.records import Records
 from bench.soak.state import Account, Session, forget
@@ -48,13 +48,14 @@ class Actor:
         self._names = 0
 
     def run(self) -> None:
-        moves_, weights = list(MIX), list(MIX.values())
+        chosen = {name: getattr(moves, name, None) or getattr(account_moves, name) for name in MIX}
+        names, weights = list(MIX), list(MIX.values())
         while self.plan.clock() < self.plan.stop_at and len(self.records.calls) < self.cap:
             before = len(self.records.calls)
             if not self.accounts:
                 moves.register(self)
             else:
-                getattr(moves, self.rng.choices(moves_, weights)[0])(self)
+                chosen[self.rng.choices(names, weights)[0]](self)
             sent = self.records.calls[before:]
             if any(call.status == 0 or call.status >= 500 for call in sent):
                 time.sleep(0.05)  # a client backs off a little from a failing server

@@ -1,4 +1,5 @@
-"""Each move of the load: one user action, its requests, and what the client files from the answers.
+"""The moves of the load that read and refresh, sign in and register (account_moves.py has the rest):
+one user action each, its requests, and what the client files from the answers.
 
 An answer the client cannot read (none, or a 5xx) leaves the outcome unknown: the sessions or the
 account it touched are forgotten (state.forget), never guessed at.
@@ -124,7 +125,9 @@ def login(actor: Actor, account: Account | None = None) -> None:
         return register(actor)
     account = account or actor.rng.choice(actor.accounts)
     if len(account.sessions) >= 4:
-        return _logout(actor, "local", account)
+        from bench.soak.account_moves import logout  # the two modules' moves call each other
+
+        return logout(actor, "local", account)
     body = {"username": account.username, "password": account.password}
     status, answer = actor.http.call("login", "POST", "/api/auth/login", body=body)
     if status == 200:
@@ -148,87 +151,3 @@ def register(actor: Actor) -> None:
     if len(actor.accounts) > 4:
         actor.accounts.pop(0)  # left alone from now on; its sessions expire and are pruned
     login(actor, account)
-
-
-def register_taken(actor: Actor) -> None:
-    """The name of an existing account, in other letter case, with a new address: 409, nothing made."""
-    if not actor.accounts:
-        return register(actor)
-    taken = actor.rng.choice(actor.accounts).username.upper()
-    email = f"{actor.new_name()}@example.com"
-    body = {"username": taken, "email": email, "password": actor.new_password()}
-    status, _ = actor.http.call("register_taken", "POST", "/api/auth/register", body=body)
-    actor.records.registrations.append(Registration(taken, email, status))
-    if status == 201:
-        actor.records.surprise("register_taken 201")
-
-
-def _logout(actor: Actor, scope: str, account: Account | None = None) -> None:
-    picked = actor.session() if account is None else (account, actor.rng.choice(account.sessions))
-    if picked is None:
-        return
-    account, session = picked
-    path = "/api/auth/logout" + ("" if scope == "local" else f"?scope={scope}")
-    status, _ = actor.http.call(f"logout_{scope}", "POST", path, token=session.access.raw)
-    others = [s for s in account.sessions if s is not session]
-    ended = {"local": [session], "others": others, "global": [session, *others]}[scope]
-    if status == 200:
-        revoke(actor.records, account, ended, "logout")
-    elif status != 429:
-        actor.records.surprise(f"logout_{scope} {status}")
-        forget(account, ended)
-
-
-def logout_local(actor: Actor) -> None:
-    _logout(actor, "local")
-
-
-def logout_others(actor: Actor) -> None:
-    _logout(actor, "others")
-
-
-def logout_global(actor: Actor) -> None:
-    _logout(actor, "global")
-
-
-def password(actor: Actor) -> None:
-    """Every earlier session of the account ends; the answer starts a new one."""
-    picked = actor.session()
-    if picked is None:
-        return
-    account, session = picked
-    new = actor.new_password()
-    body = {"current_password": account.password, "new_password": new}
-    status, answer = actor.http.call(
-        "password", "POST", "/api/auth/password", body=body, token=session.access.raw
-    )
-    if status == 200:
-        revoke(actor.records, account, list(account.sessions), "password_change")
-        account.password = new
-        account.sessions.append(open_session(actor.records, answer))
-    elif status != 429:
-        actor.records.surprise(f"password {status}")
-        actor.accounts.remove(account)  # its password is unknown now
-
-
-def deactivate(actor: Actor) -> None:
-    """An admin deactivates one of this thread's accounts: all its sessions end at once."""
-    if len(actor.accounts) < 2:
-        return register(actor)
-    victim = actor.rng.choice(actor.accounts)
-    name, secret = actor.plan.admin
-    status, admin = actor.http.call(
-        "admin_login", "POST", "/api/auth/login", body={"username": name, "password": secret}
-    )
-    if status != 200:
-        return
-    token = admin["access_token"]
-    status, _ = actor.http.call(
-        "deactivate", "PATCH", f"/api/users/{victim.user_id}", body={"is_active": False}, token=token
-    )
-    if status == 200:
-        revoke(actor.records, victim, list(victim.sessions), "deactivation")
-    else:
-        actor.records.surprise(f"deactivate {status}")
-    actor.accounts.remove(victim)  # deactivated (or unknown): not used again
-    actor.http.call("admin_logout", "POST", "/api/auth/logout", token=token)

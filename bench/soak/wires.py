@@ -1,7 +1,7 @@
 """The soak's cuttable wires to PostgreSQL and Redis (bench.proxy.TcpProxy), in a process of their own so
 that their copying never competes with the load's threads for one interpreter lock.
 
-``python -m bench.soak.wires PG_PORT REDIS_PORT`` prints the two loopback ports it listens on, then
+``python -m bench.soak.wires PG_HOST:PORT REDIS_HOST:PORT`` prints the two loopback ports it listens on, then
 obeys ``cut NAME`` / ``start NAME`` lines on standard input, answering ``ok`` to each; end of input ends it.
 """
 
@@ -16,8 +16,8 @@ from bench.proxy import TcpProxy
 class Wires:
     """The parent's handle: ``ports`` by name, ``cut``/``start`` a wire, ``close`` them all."""
 
-    def __init__(self, postgres: int, redis: int) -> None:
-        command = [sys.executable, "-m", "bench.soak.wires", str(postgres), str(redis)]
+    def __init__(self, postgres: str, redis: str) -> None:
+        command = [sys.executable, "-m", "bench.soak.wires", postgres, redis]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         first, second = self.process.stdout.readline().split()
@@ -48,9 +48,10 @@ class Wires:
 
 
 def main() -> None:
+    targets = [argument.rsplit(":", 1) for argument in sys.argv[1:3]]
     wires = {
-        "postgres": TcpProxy(("127.0.0.1", int(sys.argv[1]))),
-        "redis": TcpProxy(("127.0.0.1", int(sys.argv[2]))),
+        name: TcpProxy((host, int(port)))
+        for name, (host, port) in zip(("postgres", "redis"), targets, strict=True)
     }
     for wire in wires.values():
         wire.start()
