@@ -22,8 +22,6 @@ MIX: dict[str, float] = {
     "register_taken": 0.5, "logout_local": 3, "logout_others": 1, "logout_global": 1, "password": 1,
     "deactivate": 0.3,
 }  # fmt: skip
-MAX_ACCOUNTS = 4
-MAX_SESSIONS = 4
 REQUESTS_PER_SECOND_CAP = 400  # per thread: a bound on the count besides the one on time
 
 

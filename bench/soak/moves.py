@@ -17,7 +17,8 @@ from bench.soak.state import Account, Session, forget, open_session, revoke, rot
 if TYPE_CHECKING:
     from bench.soak.load import Actor
 
-JSON = dict[str, Any]
+MAX_ACCOUNTS = 4  # per load thread: the oldest is left alone beyond this
+MAX_SESSIONS = 4  # per account: a sign-in beyond this signs one out instead
 
 
 def _unknown(status: int) -> bool:
@@ -124,7 +125,7 @@ def login(actor: Actor, account: Account | None = None) -> None:
     if not actor.accounts:
         return register(actor)
     account = account or actor.rng.choice(actor.accounts)
-    if len(account.sessions) >= 4:
+    if len(account.sessions) >= MAX_SESSIONS:
         from bench.soak.account_moves import logout  # the two modules' moves call each other
 
         return logout(actor, "local", account)
@@ -148,6 +149,6 @@ def register(actor: Actor) -> None:
         return
     account = Account(username, email, password, int(answer["id"]))
     actor.accounts.append(account)
-    if len(actor.accounts) > 4:
+    if len(actor.accounts) > MAX_ACCOUNTS:
         actor.accounts.pop(0)  # left alone from now on; its sessions expire and are pruned
     login(actor, account)
