@@ -126,3 +126,13 @@ def test_flask_command_with_a_bad_ratelimit_storage_uri_exits_with_one_line(tmp_
         FLASK_INSTANCE_PATH=str(tmp_path / "instance"),
     )
     commands.assert_one_line_error(result, mentions="FLASK_RATELIMIT_STORAGE_URI", never=("hunter2pw",))
+
+
+# --- FLASK_SQLITE_SYNCHRONOUS ----------------------------------------------------------------------
+
+
+def test_flask_command_with_a_bad_sqlite_synchronous_exits_with_one_line(tmp_path: Path):
+    result = commands.flask(
+        tmp_path, "routes", FLASK_SQLITE_SYNCHRONOUS="off", FLASK_INSTANCE_PATH=str(tmp_path / "instance")
+    )
+    commands.assert_one_line_error(result, mentions="FLASK_SQLITE_SYNCHRONOUS")

@@ -75,6 +75,11 @@ def _flask_flag(value: object) -> object:
     return value
 
 
+def _lowercase(value: object) -> object:
+    """``FULL`` and ``full`` alike, as SQLite itself reads them."""
+    return value.lower() if isinstance(value, str) else value
+
+
 class Settings(BaseModel):
     """Every knob of docs/configuration.md, with its default."""
 
@@ -105,6 +110,9 @@ class Settings(BaseModel):
     db_connect_timeout: int = Field(3, ge=1)
     db_statement_timeout_ms: int = Field(5000, ge=0)
     db_pool_pre_ping: bool = False
+    # full: the WAL is synced at every commit, so a power loss cannot take one back (a spent refresh
+    # token working again); normal: synced at checkpoints only, faster, never corrupt.
+    sqlite_synchronous: Annotated[Literal["full", "normal"], BeforeValidator(_lowercase)] = "full"
     ratelimit_enabled: bool = True
     ratelimit_storage_uri: str = "memory://"
     ratelimit_fail_closed: bool = False

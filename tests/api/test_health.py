@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from bench.proxy import TcpProxy
 
 from authsvc import create_app, migrate
 from authsvc.db import get_engine
@@ -105,6 +110,39 @@ def test_a_reachable_redis_is_reported_ok(make_app):
     assert health(app)[1]["rate_limit_storage"] == "ok"
 
 
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs Redis: set TEST_REDIS_URL=redis://...")
+def test_redis_lost_and_back_while_serving_is_logged_and_shown(make_app, caplog):
+    """The soak's fault (bench/soak): Redis goes away under a running app, then comes back. Each change
+    is one log line and shows in /health; sign-ins keep working meanwhile, counted in this process."""
+    caplog.set_level(logging.INFO, logger="authsvc")
+    target = urlsplit(TEST_REDIS_URL)
+    wire = TcpProxy((target.hostname or "127.0.0.1", target.port or 6379))
+    wire.start()
+    try:
+        storage = f"redis://127.0.0.1:{wire.port}{target.path}"
+        app = make_app(ratelimit_enabled=True, ratelimit_storage_uri=storage)
+        client = app.test_client()
+        status, body = health(app)
+        assert (status, body["rate_limit_storage"]) == (200, "ok")
+
+        wire.cut()
+        status, body = health(app)
+        assert (status, body["rate_limit_storage"]) == (200, "fallback")
+        login = {"username": "nobody-here", "password": "wrong-pass"}
+        assert client.post("/api/auth/login", json=login).status_code == 401
+        lost = [r.getMessage() for r in caplog.records if "rate limit storage unreachable" in r.getMessage()]
+        assert lost == ["rate limit storage unreachable: counting password checks in memory"]
+
+        wire.start()  # Redis is back, on the same address
+        status, body = health(app)
+        assert (status, body["rate_limit_storage"]) == (200, "ok")
+        back = [r for r in caplog.records if r.getMessage() == "rate limit storage reachable again"]
+        assert [r.levelno for r in back] == [logging.WARNING]  # as visible as the outage line
+        assert client.post("/api/auth/login", json=login).status_code == 401
+    finally:
+        wire.cut()
+
+
 def test_a_database_outage_logs_the_drivers_reason(tmp_path, caplog):
     """Not just "OperationalError": what an operator can act on, and no credentials."""
     caplog.set_level(logging.WARNING, logger="authsvc")
@@ -117,3 +155,29 @@ def test_a_database_outage_logs_the_drivers_reason(tmp_path, caplog):
     assert any("connection refused" in line for line in lines), lines
     assert not any("s3cret" in line for line in lines)
     get_engine(app).dispose()
+
+
+def test_throttlings_fallback_and_recovery_reach_the_log_unconfigured(tmp_path):
+    """With logging left unconfigured (as under gunicorn), both halves of throttling tell the log when
+    their storage is lost: the password-check budgets (authsvc) and Flask-Limiter's limits, whose own
+    lines would otherwise die in its NullHandler."""
+    script = (
+        "from authsvc import create_app\n"
+        "from tests.conftest import make_settings\n"
+        "import sys, pathlib\n"
+        "folder = pathlib.Path(sys.argv[1])\n"
+        "settings = make_settings(folder, ratelimit_enabled=True, ratelimit_storage_uri=sys.argv[2],\n"
+        "                         database_url=f'sqlite:///{folder}/x.db')\n"
+        "app = create_app(settings)\n"
+        "body = {'username': 'newcomer', 'email': 'newcomer@example.com', 'password': sys.argv[3]}\n"
+        "print(app.test_client().post('/api/auth/register', json=body).status_code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), CLOSED_REDIS, PASSWORD],
+        capture_output=True, text=True, timeout=60, check=False, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert result.stdout.strip() == "201", result.stderr
+    assert "rate limit storage unreachable: counting password checks in memory" in result.stderr
+    assert "flask-limiter WARNING: Rate limit storage unreachable - falling back to in-memory storage" in (
+        result.stderr
+    )

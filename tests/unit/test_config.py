@@ -32,6 +32,7 @@ def test_defaults():
     assert settings.db_pool_timeout == 5.0
     assert settings.db_connect_timeout == 3
     assert settings.db_statement_timeout_ms == 5000
+    assert settings.sqlite_synchronous == "full"
     assert settings.ratelimit_enabled is True
     assert settings.ratelimit_storage_uri == "memory://"
     assert settings.ratelimit_login_username == "5/minute;100/hour"
@@ -141,6 +142,8 @@ def test_secret_stays_a_string(value):
         ("FLASK_DATABASE_URL", "nonsense"),
         ("FLASK_ENVIRONMENT", "staging"),
         ("FLASK_DB_POOL_TIMEOUT", "soon"),
+        ("FLASK_SQLITE_SYNCHRONOUS", "off"),
+        ("FLASK_SQLITE_SYNCHRONOUS", "2"),
         ("FLASK_RATELIMIT_LOGIN_IP", "lots"),
         ("FLASK_RATELIMIT_ENABLED", "maybe"),
         ("FLASK_TRUSTED_PROXIES", "11"),
@@ -308,7 +311,11 @@ def test_instance_secrets_untouched_when_both_are_set(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("FLASK_BCRYPT_ROUNDS", "3"), ("FLASK_JWT_ACCESS_TOKEN_EXPIRES", "abc")],
+    [
+        ("FLASK_BCRYPT_ROUNDS", "3"),
+        ("FLASK_JWT_ACCESS_TOKEN_EXPIRES", "abc"),
+        ("FLASK_SQLITE_SYNCHRONOUS", "off"),
+    ],
 )
 def test_create_app_exits_on_a_bad_value(monkeypatch, capsys, variable, value):
     monkeypatch.setenv(variable, value)

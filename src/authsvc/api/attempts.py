@@ -202,7 +202,9 @@ class Budgets:
                 "refusing password checks" if self.fail_closed else "counting password checks in memory",
             )
         elif not down and self._down_since is not None:
-            log.info("rate limit storage reachable again")
+            # A warning like the line it ends: where warnings are the threshold (Python's default
+            # last-resort handler), an operator who saw the outage must also see it end.
+            log.warning("rate limit storage reachable again")
         self._down_since = time.monotonic() if down else None
 
 

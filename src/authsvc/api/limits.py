@@ -91,6 +91,7 @@ def init_app(app: Flask, config: Settings) -> None:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=not config.ratelimit_fail_closed,
     )
     app.register_error_handler(StorageError, _storage_unavailable)
+    _limiter_lines_visible()
     # The one module-level limiter (its decorators bind to it at import) is re-initialised for each
     # app; Flask-Limiter only ever turns the fallback on, so let this app's settings decide afresh.
     limiter._in_memory_fallback_enabled = False
@@ -98,6 +99,21 @@ def init_app(app: Flask, config: Settings) -> None:
     # Registered before the limiter's own hook so it runs after it (Flask runs these in reverse).
     app.after_request(_retry_after_only_when_refused)
     limiter.init_app(app)
+
+
+def _limiter_lines_visible() -> None:
+    """Flask-Limiter says when it falls back to memory and when its storage recovers, on its own logger
+    behind a NullHandler: unless logging is configured, neither line would reach the log. Shown on
+    stderr like authsvc's own lines; an operator who configures logging keeps control."""
+    logger = logging.getLogger("flask-limiter")
+    if logging.getLogger().handlers or any(
+        not isinstance(handler, logging.NullHandler) for handler in logger.handlers
+    ):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _storage_unavailable(_error: StorageError) -> Response:
