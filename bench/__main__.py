@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from authsvc.security import PasswordHasher
-from bench import algorithms, database, floors, production, reads, scale, seed, writes
+from bench import algorithms, audit, database, floors, production, reads, scale, seed, writes
 from bench.loadgen import require_wrk
 from bench.measure import measure
 from bench.servers import Server
@@ -33,6 +33,7 @@ GROUPS: dict[str, Callable[[Run], None]] = {
     "gthread": production.production,  # the production server, keep-alive
     "signin": writes.signin,  # POST /token/
     "writes": writes.writes,  # refresh, logout, register
+    "audit": audit.audit,  # sign-in, refresh, logout with and without the audit row, interleaved
     "pages": reads.pages,  # the admin page at 100 to 100,000 users
     "blocklist": reads.blocklist,  # whoami over 1M blocklist rows
     "biglist": reads.biglist,  # /list/ of 100,000 users, memory
