@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from authsvc.security import PasswordHasher
-from bench import algorithms, database, durability, floors, production, reads, scale, seed, writes
+from bench import algorithms, audit, database, durability, floors, production, reads, scale, seed, writes
 from bench.loadgen import require_wrk
 from bench.measure import measure
 from bench.servers import Server
@@ -34,6 +34,7 @@ GROUPS: dict[str, Callable[[Run], None]] = {
     "signin": writes.signin,  # POST /token/
     "writes": writes.writes,  # refresh, logout, register
     "synchronous": durability.synchronous,  # SQLite: the write rows under synchronous=NORMAL, then FULL
+    "audit": audit.audit,  # sign-in, refresh, logout with and without the audit row, interleaved
     "pages": reads.pages,  # the admin page at 100 to 100,000 users
     "blocklist": reads.blocklist,  # whoami over 1M blocklist rows
     "biglist": reads.biglist,  # /list/ of 100,000 users, memory

@@ -12,6 +12,7 @@ import uuid
 from authsvc.security import PasswordHasher
 from bench import lua, tokens
 from bench.loadgen import threads_for
+from bench.servers import Server
 from bench.suite import PASSWORD, ROUNDS, Run
 from bench.table import Measurement
 
@@ -50,15 +51,21 @@ def signin(run: Run) -> None:
     _against_ceiling(run, f"POST /token/ (bcrypt cost {ROUNDS})", measured)
 
 
-def walk_tokens(run: Run, path: str, kind: str) -> tuple[Measurement, str]:
-    """Load ``path`` with a token of a distinct fresh session per request (``kind``: refresh or access);
-    the note says so when the run needed more tokens than were minted."""
+def fresh_tokens(run: Run, kind: str, count: int) -> list[str]:
+    """The ``kind`` (refresh or access) tokens of ``count`` fresh sessions spread over the 100 users."""
+    pairs = tokens.fresh_pairs(run.engine, tokens.codec_for(run.env), count=count, user_ids=USERS)
+    return [(pair.refresh if kind == "refresh" else pair.access).token for pair in pairs]
+
+
+def walk_tokens(run: Run, path: str, kind: str, *, server: Server | None = None) -> tuple[Measurement, str]:
+    """Load ``path`` (on ``server``, authsvc by default) with a token of a distinct fresh session per
+    request (``kind``: refresh or access); the note says so when the run needed more tokens than were
+    minted."""
     connections = 16
     count = tokens.TOKENS_PER_SECOND * run.duration
-    pairs = tokens.fresh_pairs(run.engine, tokens.codec_for(run.env), count=count, user_ids=USERS)
-    sent = [(pair.refresh if kind == "refresh" else pair.access).token for pair in pairs]
+    sent = fresh_tokens(run, kind, count)
     script = lua.token_walk(method="POST", path=path, tokens=sent, threads=threads_for(connections))
-    measured = run.measure(run.authsvc(), path, connections=connections, script=script)
+    measured = run.measure(server or run.authsvc(), path, connections=connections, script=script)
     short = measured.result.requests > count
     return measured, f"ran out of tokens: {count:,} minted" if short else f"{count:,} sessions seeded"
 
