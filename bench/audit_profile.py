@@ -3,7 +3,7 @@
 Builds the app as ``bench.profile`` does (a fresh SQLite file, or ``BENCH_DATABASE_URL``; bcrypt cost
 4), then times blocks of ``requests`` calls of ``path`` (default ``/api/auth/refresh``, a fresh
 session's token each) alternately with the ``audit_event`` INSERT and with it skipped
-(``bench.no_audit.SKIP``): with, without, without, with, ... It prints the medians per request (wall
+(``bench.no_audit.skip_row``): with, without, without, with, ... It prints the medians per request (wall
 time, and this process's CPU time, which other jobs on the machine disturb less), their difference,
 and the time ``audit.record`` takes per call on each side. Then a pyinstrument profile of one block
 with the INSERT.
@@ -53,7 +53,7 @@ def main() -> None:
     send = requests(app, path, 200 + count * (2 * blocks + 1))
     for _ in range(200):
         send()
-    shipped = audit._INSERT
+    shipped = audit._write_row
     figures: dict[str, list[float]] = {"with": [], "without": []}
     cpu: dict[str, list[float]] = {"with": [], "without": []}
     spent: dict[str, list[float]] = {"with": [], "without": [], "profiled": []}
@@ -62,13 +62,13 @@ def main() -> None:
     for n in range(2 * blocks):
         side = ("with", "without")[(n + n // 2) % 2]  # with, without, without, with, ...
         current[0] = side
-        audit._INSERT = shipped if side == "with" else no_audit.SKIP  # type: ignore[assignment]
+        audit._write_row = shipped if side == "with" else no_audit.skip_row
         started, started_cpu = time.perf_counter(), time.process_time()
         for _ in range(count):
             send()
         figures[side].append((time.perf_counter() - started) / count * 1e6)
         cpu[side].append((time.process_time() - started_cpu) / count * 1e6)
-    audit._INSERT = shipped
+    audit._write_row = shipped
     current[0] = "profiled"
     print(f"{path} on {database.label(get_engine(app))}, {count} requests x {blocks} blocks each")
     for name, table in (("wall", figures), ("CPU", cpu)):  # CPU: this process's, the test client's too

@@ -14,12 +14,14 @@ import json
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
 
+from sqlalchemy import Connection, bindparam, insert
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert
 from sqlalchemy.orm import Session, SessionTransaction
 
-from authsvc import metrics
+from authsvc import metrics, rawsql
 from authsvc.models import AuditEvent, utcnow
 
 log = logging.getLogger("authsvc.audit")
@@ -27,7 +29,14 @@ log = logging.getLogger("authsvc.audit")
 REQUEST_ID: ContextVar[str | None] = ContextVar("authsvc_request_id", default=None)
 USER_AGENT_MAX = 512  # the column's width; a longer header is cut, not refused
 _PENDING = "authsvc_audit_pending"  # Session.info key: lines waiting for their rows' commit
-_INSERT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]  # built once, not per event
+_events = AuditEvent.__table__  # type: ignore[attr-defined]
+# Compiled once for each dialect; ``inline``: no RETURNING of the new id, which nobody reads.
+_INSERT = rawsql.compile_for_each(
+    lambda _: (
+        insert(_events).values({name: bindparam(name) for name in _events.c.keys() if name != "id"}).inline()
+    )
+)
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime stores
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +75,9 @@ def record(
         "ip": client.ip,
         "user_agent": user_agent,
         "request_id": request_id,
-        "details": details,
+        "details": json.dumps(details),
     }
-    session.connection().execute(_INSERT, row)
+    _write_row(session.connection(), row)
     line = {
         "event": event,
         "user_id": user_id,
@@ -80,6 +89,14 @@ def record(
         **details,
     }
     session.info.setdefault(_PENDING, []).append(line)
+
+
+def _write_row(connection: Connection, row: dict[str, Any]) -> None:
+    """One INSERT on the driver's cursor, in the connection's transaction. SQLite keeps UTC as the
+    text SQLAlchemy's DateTime writes (``UTCDateTime`` reads it back); PostgreSQL takes the aware time."""
+    if connection.dialect.name == "sqlite":
+        row = {**row, "time": row["time"].astimezone(UTC).strftime(_SQLITE_TIME)}
+    rawsql.execute_in(connection, _INSERT, row)
 
 
 @sa_event.listens_for(Session, "after_commit")

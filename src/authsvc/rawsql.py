@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, String, func, type_coerce
+from sqlalchemy import ColumnElement, Connection, Engine, String, func, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
@@ -68,27 +68,41 @@ def cursor(engine: Engine, statements: Statements) -> Iterator[Execute]:
     A driver error becomes SQLAlchemy's (``OperationalError`` and the rest), and a lost connection
     is invalidated, exactly as if SQLAlchemy had executed the statement.
     """
-    with read_connection(engine) as connection:
-        dialect = connection.dialect
-        dbapi_connection = connection.connection.dbapi_connection
-        assert dbapi_connection is not None  # a checked-out connection always has one
-        statement = statements[dialect.name]
-        sql, constants = statement.sql, statement.constants
-        driver_cursor = dbapi_connection.cursor()
+    with read_connection(engine) as connection, driver_cursor(connection, statements) as execute:
+        yield execute
 
-        def execute(params: dict[str, Any]) -> Any:
-            driver_cursor.execute(sql, {**constants, **params} if constants else params)
-            return driver_cursor
 
-        try:
-            yield execute
-        except dialect.loaded_dbapi.Error as error:
-            lost = dialect.is_disconnect(error, dbapi_connection, driver_cursor)
-            if lost:
-                connection.invalidate(error)
-            raise DBAPIError.instance(
-                sql, None, error, dialect.loaded_dbapi.Error,
-                hide_parameters=True, connection_invalidated=lost, dialect=dialect,
-            ) from error  # fmt: skip
-        finally:
-            driver_cursor.close()
+def execute_in(connection: Connection, statements: Statements, params: dict[str, Any]) -> None:
+    """Execute a fixed write on ``connection``'s driver, inside the transaction it is in (the audit
+    row: SQLAlchemy's execution layer cost more than the INSERT itself, ``docs/benchmarks.md``)."""
+    with driver_cursor(connection, statements) as execute:
+        execute(params)
+
+
+@contextmanager
+def driver_cursor(connection: Connection, statements: Statements) -> Iterator[Execute]:
+    """The statement for ``connection``'s dialect, executed on its driver's cursor, with driver errors
+    raised as SQLAlchemy's (a lost connection invalidated), as ``cursor`` describes."""
+    dialect = connection.dialect
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None  # a checked-out connection always has one
+    statement = statements[dialect.name]
+    sql, constants = statement.sql, statement.constants
+    driver = dbapi_connection.cursor()
+
+    def execute(params: dict[str, Any]) -> Any:
+        driver.execute(sql, {**constants, **params} if constants else params)
+        return driver
+
+    try:
+        yield execute
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, dbapi_connection, driver)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            sql, None, error, dialect.loaded_dbapi.Error,
+            hide_parameters=True, connection_invalidated=lost, dialect=dialect,
+        ) from error  # fmt: skip
+    finally:
+        driver.close()

@@ -23,7 +23,7 @@ def test_the_stand_in_skips_only_the_row(
     session: Session, monkeypatch: pytest.MonkeyPatch, skipped: bool
 ) -> None:
     if skipped:
-        monkeypatch.setattr(audit, "_INSERT", no_audit.SKIP)
+        monkeypatch.setattr(audit, "_write_row", no_audit.skip_row)
     before = _rows(session)
     audit.record(session, "refresh", outcome="success", user_id=None, session_id="s1")
     assert session.info[audit._PENDING][-1]["event"] == "refresh"  # the line still waits for the commit
