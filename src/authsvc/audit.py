@@ -64,31 +64,20 @@ def record(
 
     Call it just before the commit: on SQLite the insert takes the database's one writer.
     """
-    now, request_id = utcnow(), REQUEST_ID.get()
+    now = utcnow()
+    fields = {
+        "event": event,
+        "user_id": user_id,
+        "session_id": session_id,
+        "ip": client.ip,
+        "outcome": outcome,
+        "request_id": REQUEST_ID.get(),
+    }
     user_agent = client.user_agent[:USER_AGENT_MAX] if client.user_agent else None
-    row = {
-        "time": now,
-        "event": event,
-        "outcome": outcome,
-        "user_id": user_id,
-        "session_id": session_id,
-        "ip": client.ip,
-        "user_agent": user_agent,
-        "request_id": request_id,
-        "details": json.dumps(details),
-    }
+    row = {**fields, "time": now, "user_agent": user_agent, "details": json.dumps(details)}
     _write_row(session.connection(), row)
-    line = {
-        "event": event,
-        "user_id": user_id,
-        "session_id": session_id,
-        "ip": client.ip,
-        "outcome": outcome,
-        "request_id": request_id,
-        "time": now.isoformat(),
-        **details,
-    }
-    session.info.setdefault(_PENDING, []).append(line)
+    # The log line: the same fields, the time as text, the details spread out as before the table.
+    session.info.setdefault(_PENDING, []).append({**fields, "time": now.isoformat(), **details})
 
 
 def _write_row(connection: Connection, row: dict[str, Any]) -> None:

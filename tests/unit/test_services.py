@@ -22,6 +22,8 @@ from authsvc.services.sessions import TokenPair
 from tests.conftest import unique_name
 from tests.helpers import PASSWORD
 
+RETENTION = timedelta(days=90)  # FLASK_AUDIT_RETENTION_DAYS' default
+
 
 @pytest.fixture
 def hasher(settings: Settings) -> PasswordHasher:
@@ -501,9 +503,9 @@ def test_prune_deletes_only_blocklist_rows_that_have_passed(session):
         blocklist.block(session, jti=jti, kind=BlockKind.REFRESH, user_id=None, expires_at=expires_at)
     session.commit()
 
-    assert maintenance.prune(session, now=now).blocklist_rows == 2
+    assert maintenance.prune(session, now=now, audit_retention=RETENTION).blocklist_rows == 2
     assert blocklist.blocked_ids(session, rows) == {"still-live", "far-future"}
-    assert maintenance.prune(session, now=now).blocklist_rows == 0
+    assert maintenance.prune(session, now=now, audit_retention=RETENTION).blocklist_rows == 0
 
 
 def test_prune_deletes_dead_sessions(session, hasher, codec, clock):
@@ -514,7 +516,7 @@ def test_prune_deletes_dead_sessions(session, hasher, codec, clock):
     revoked, live = start(session, codec, user), start(session, codec, user)
     auth.logout(session=session, codec=codec, identity=identity_of(session, codec, revoked))
 
-    pruned = maintenance.prune(session, now=utcnow())
+    pruned = maintenance.prune(session, now=utcnow(), audit_retention=RETENTION)
 
     assert pruned.sessions == 2
     assert pruned.blocklist_rows == 0  # the revoked session's row still guards its live tokens
@@ -533,7 +535,7 @@ def test_leeway_refresh_survives_pruning(session, hasher, codec, clock, prune_fi
     pair = start(session, lenient, new_user(session, hasher))
     clock.now = utcnow()
     if prune_first:
-        maintenance.prune(session, now=utcnow())
+        maintenance.prune(session, now=utcnow(), audit_retention=RETENTION)
     rotated = auth.refresh(session=session, codec=lenient, token=pair.refresh.token)
     assert rotated.session_id == pair.session_id
 

@@ -10,8 +10,6 @@ from sqlmodel import Session, col, delete, or_
 from authsvc.models import AuthSession, MfaChallenge, TokenBlocklist
 from authsvc.services import audit_trail, onetime
 
-AUDIT_RETENTION = timedelta(days=90)  # FLASK_AUDIT_RETENTION_DAYS' default
-
 
 @dataclass(frozen=True, slots=True)
 class Pruned:
@@ -21,7 +19,7 @@ class Pruned:
     audit_events: int
 
 
-def prune(session: Session, *, now: datetime, audit_retention: timedelta = AUDIT_RETENTION) -> Pruned:
+def prune(session: Session, *, now: datetime, audit_retention: timedelta) -> Pruned:
     """Delete expired blocklist rows, dead (expired or revoked) sessions, one-time link tokens
     that can no longer be spent, and audit events older than ``audit_retention``.
 
