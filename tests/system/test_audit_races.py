@@ -118,3 +118,29 @@ def test_parallel_sign_ins_each_leave_one_row_while_the_admin_reads(trail_server
         if row["request_id"] in expected
     }
     assert found == expected
+
+
+def test_ten_registrations_of_one_name_leave_one_account_and_one_row(trail_servers):
+    """The account and its event commit together: the losers' unique-index refusals roll both back."""
+    bases = trail_servers["bases"]
+    name = f"g{uuid.uuid4().hex[:10]}"
+    ids = [f"reg-{uuid.uuid4().hex[:12]}" for _ in range(10)]
+    bodies = [{"username": name, "email": f"{name}-{i}@example.com", "password": PASSWORD} for i in range(10)]
+    replies = at_once(
+        *(
+            (lambda i=i: tagged(bases[i % 2], "POST", "/api/auth/register", ids[i], json_body=bodies[i]))
+            for i in range(10)
+        )
+    )
+    assert sorted(reply.status for reply in replies) == [201] + [409] * 9
+    winner = next(reply for reply in replies if reply.status == 201)
+    rows = [row for row in events_of(trail_servers, winner.body["id"]) if row["event"] == "registration"]
+    assert [(row["outcome"], row["request_id"]) for row in rows] == [
+        ("success", winner.headers["X-Request-ID"])
+    ]
+    listing = call(
+        bases[0], "GET", "/api/admin/audit?event=registration&per_page=100", token=trail_servers["admin"]
+    )
+    assert not {row["request_id"] for row in listing.body["items"]} & (
+        set(ids) - {winner.headers["X-Request-ID"]}
+    )
