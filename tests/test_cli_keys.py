@@ -224,7 +224,7 @@ def test_a_command_with_another_secret_stops_with_one_line(tmp_path, sealed_data
 
 def test_gunicorn_with_another_secret_stops_with_one_line(tmp_path, sealed_database):
     env = {**sealed_database, "FLASK_SECRET_KEY": OTHER_SECRET, "WEB_CONCURRENCY": "1"}
-    result = commands.gunicorn(tmp_path, timeout=30, **env)
+    result = commands.gunicorn(tmp_path, **env)
     assert result.returncode != 0 and "Traceback" not in result.output, result.output
     assert [line for line in result.stderr.splitlines() if "configuration error" in line] == [
         line for line in result.stderr.splitlines() if line.startswith(CONFIG_ERROR)
