@@ -5,19 +5,24 @@ Every value can be overridden on the command line or with ``GUNICORN_CMD_ARGS``.
 
 import multiprocessing
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 # Metrics from every worker are summed at a scrape through files in this folder (prometheus_client's
 # multiprocess mode). It must be set before prometheus_client is first imported, which importing
-# authsvc below does; an operator's own PROMETHEUS_MULTIPROC_DIR is kept.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="authsvc-metrics-"))
+# authsvc below does (hence the noqa). An operator's own PROMETHEUS_MULTIPROC_DIR is kept; a folder
+# made here is the server's own, removed when it stops (on_exit).
+OWN_METRICS_DIR: str | None = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    OWN_METRICS_DIR = tempfile.mkdtemp(prefix="authsvc-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = OWN_METRICS_DIR
 
-from gunicorn.arbiter import Arbiter
-from gunicorn.workers.base import Worker
-from prometheus_client import multiprocess
+from gunicorn.arbiter import Arbiter  # noqa: E402
+from gunicorn.workers.base import Worker  # noqa: E402
+from prometheus_client import multiprocess  # noqa: E402
 
-from authsvc.config import CONFIG_ERROR_STATUS, ConfigError, Settings, report_config_error
+from authsvc.config import CONFIG_ERROR_STATUS, ConfigError, Settings, report_config_error  # noqa: E402
 
 bind = os.environ.get("AUTHSVC_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -89,3 +94,10 @@ def post_worker_init(worker: Worker) -> None:
 def child_exit(server: Arbiter, worker: Worker) -> None:
     """A worker that exited takes its live gauges with it (its counters stay summed)."""
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Arbiter) -> None:
+    """The folder this server made for its metrics goes with it: one was left in the temporary
+    directory at every start. gunicorn calls this on a halt too (a configuration error)."""
+    if OWN_METRICS_DIR is not None:
+        shutil.rmtree(OWN_METRICS_DIR, ignore_errors=True)

@@ -55,3 +55,26 @@ def test_counts_are_summed_across_two_workers(tmp_path: Path):
         register_rule = (("method", "POST"), ("route", "/api/auth/register"), ("status", "201"))
         assert found[("authsvc_http_requests_total", register_rule)] == 1
         assert call(base, "GET", "/metrics").status == 401
+
+
+def test_the_metrics_folder_gunicorn_makes_is_removed_when_it_stops(tmp_path: Path):
+    """Without PROMETHEUS_MULTIPROC_DIR the server makes its own folder, and must not leave one
+    behind in the temporary directory at every start."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with running_servers(tmp_path, database_for_servers(tmp_path), TMPDIR=str(scratch)) as (base,):
+        assert call(base, "GET", "/health/live").status == 200
+        assert [path.name.startswith("authsvc-metrics-") for path in scratch.iterdir()] == [True]
+    assert list(scratch.iterdir()) == []
+
+
+def test_an_operators_metrics_folder_is_kept_and_no_other_is_made(tmp_path: Path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    env = {"TMPDIR": str(scratch), "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    with running_servers(tmp_path, database_for_servers(tmp_path), **env) as (base,):
+        assert call(base, "GET", "/health/live").status == 200
+    assert folder.is_dir()
+    assert list(scratch.iterdir()) == []
