@@ -129,7 +129,7 @@ def free_port() -> int:
 
 
 def wait_until_up(base: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a guard against a server that never answers, not a speed limit
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log.read_text()}")
