@@ -95,10 +95,13 @@ def memory(samples: list[Memory], rules: Rules) -> Verdict:
             notes.append(f"pid {pid}: too young to judge")
             continue
         checked += 1
-        base, peak = after[0].rss_kb, max(s.rss_kb for s in after)
-        growth = peak / base - 1
+        base, highest = after[0].rss_kb, max(after, key=lambda s: s.rss_kb)
+        growth = highest.rss_kb / base - 1
         ok &= growth < rules.rss_growth
-        notes.append(f"pid {pid}: {base / 1024:.1f} MB -> peak {peak / 1024:.1f} MB ({growth:+.1%})")
+        notes.append(
+            f"pid {pid}: {base / 1024:.1f} MB -> peak {highest.rss_kb / 1024:.1f} MB ({growth:+.1%})"
+            f" at {highest.at:.0f} s"
+        )
     return Verdict(
         f"worker memory flat (peak growth < {rules.rss_growth:.0%})", ok and checked > 0, "; ".join(notes)
     )

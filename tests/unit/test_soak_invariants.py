@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
-from bench.soak import checks_service, invariants
+from bench.soak import checks_service, invariants, report
 from bench.soak.records import (
     Call,
     Facts,
@@ -166,3 +166,14 @@ def test_each_broken_rule_is_flagged_by_its_invariant(case):
     run = good_run()
     breaks(run)
     assert failed(run) == {name}
+
+
+def test_the_report_says_when_a_worker_peaked():
+    """A step at one moment and steady growth look alike as one peak figure: the report shows when."""
+    run = good_run()
+    run.observed.memory = [replace(m, rss_kb=120_000 if m.at >= 30 else 100_000) for m in run.observed.memory]
+    verdict = checks_service.memory(run.observed.memory, RULES)
+    assert not verdict.ok and "peak 117.2 MB (+20.0%) at 30 s" in verdict.detail
+    text = report.render({}, run.records, run.observed, [verdict])
+    row = next(line for line in text.splitlines() if line.startswith("| 100 |"))
+    assert row.split("|")[2:-1] == [" 97.7 "] * 6 + [" 117.2 "] * 6  # 12 times from 0 to 59 s
