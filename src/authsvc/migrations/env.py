@@ -9,7 +9,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from authsvc.models import UTCDateTime  # importing models registers every table on the metadata
+from authsvc.models import UTCDateTime, on_dialect  # importing models registers every table on the metadata
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -29,6 +29,7 @@ def run_migrations(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
         render_item=render_item,
+        include_object=on_dialect(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
