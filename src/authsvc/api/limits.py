@@ -99,6 +99,8 @@ def init_app(app: Flask, config: Settings) -> None:
     # Registered before the limiter's own hook so it runs after it (Flask runs these in reverse).
     app.after_request(_retry_after_only_when_refused)
     limiter.init_app(app)
+    # Registered after the limiter's hook, so it runs before it.
+    app.after_request(_no_limit_headers_without_storage)
 
 
 def _limiter_lines_visible() -> None:
@@ -120,6 +122,22 @@ def _storage_unavailable(_error: StorageError) -> Response:
     """Failing closed: the shared counts cannot be read, so the request is refused, not let through."""
     log.warning("rate limit storage unreachable: refusing a throttled request")
     return error_response(503, RateLimitUnavailable.code, RateLimitUnavailable.detail)
+
+
+def _no_limit_headers_without_storage(response: Response) -> Response:
+    """Flask-Limiter reads the window behind the X-RateLimit headers after the view has run. If the
+    storage went away in between (or another thread has just switched to counting in memory), that
+    read raised and the whole response became a 500, losing what the view committed (a refresh's
+    new pair). The response goes out without those headers instead."""
+    headline = limiter.current_limit
+    if headline is None:
+        return response
+    try:
+        _ = headline.window  # read once here; the limiter's hook reuses it
+    except StorageError:
+        limiter.context.view_rate_limit = None  # the limiter then adds no headers
+        log.warning("rate limit storage unreachable: a response went out without its rate limit headers")
+    return response
 
 
 def _retry_after_only_when_refused(response: Response) -> Response:
