@@ -14,7 +14,6 @@ import json
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert
@@ -36,7 +35,6 @@ _INSERT = rawsql.compile_for_each(
         insert(_events).values({name: bindparam(name) for name in _events.c.keys() if name != "id"}).inline()
     )
 )
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime stores
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +72,15 @@ def record(
         "request_id": REQUEST_ID.get(),
     }
     user_agent = client.user_agent[:USER_AGENT_MAX] if client.user_agent else None
-    row = {**fields, "time": now, "user_agent": user_agent, "details": json.dumps(details)}
+    row = {**fields, "time": now, "user_agent": user_agent, "details": details}
     _write_row(session.connection(), row)
     # The log line: the same fields, the time as text, the details spread out as before the table.
     session.info.setdefault(_PENDING, []).append({**fields, "time": now.isoformat(), **details})
 
 
 def _write_row(connection: Connection, row: dict[str, Any]) -> None:
-    """One INSERT on the driver's cursor, in the connection's transaction. SQLite keeps UTC as the
-    text SQLAlchemy's DateTime writes (``UTCDateTime`` reads it back); PostgreSQL takes the aware time."""
-    if connection.dialect.name == "sqlite":
-        row = {**row, "time": row["time"].astimezone(UTC).strftime(_SQLITE_TIME)}
+    """One INSERT on the driver's cursor, in the connection's transaction; the time and the details
+    are converted by their column types, as SQLAlchemy would (``rawsql.Statement``)."""
     rawsql.execute_in(connection, _INSERT, row)
 
 

@@ -30,10 +30,22 @@ DIALECTS = {
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """SQL text for one dialect, and the values of the parameters the compiler made for constants."""
+    """SQL text for one dialect, the values of the parameters the compiler made for constants, and
+    the column types' conversions of the parameters that have one (a UTC time, a JSON document),
+    which SQLAlchemy would apply and the driver's cursor does not."""
 
     sql: str
     constants: dict[str, Any]
+    processors: dict[str, Callable[[Any], Any]]
+
+    def parameters(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` as the driver takes them: converted, with the constants added."""
+        if self.processors:
+            converted = {
+                name: process(params[name]) for name, process in self.processors.items() if name in params
+            }
+            params = {**params, **converted}
+        return {**self.constants, **params} if self.constants else params
 
 
 Statements = dict[str, Statement]
@@ -45,7 +57,12 @@ def compile_for_each(build: Callable[[str], Executable]) -> Statements:
     for name, dialect in DIALECTS.items():
         compiled = build(name).compile(dialect=dialect)  # type: ignore[attr-defined]
         constants = {key: value for key, value in compiled.params.items() if value is not None}
-        statements[name] = Statement(str(compiled), constants)
+        processors = {
+            rendered: process
+            for bind, rendered in compiled.bind_names.items()
+            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+        statements[name] = Statement(str(compiled), constants, processors)
     return statements
 
 
@@ -87,11 +104,11 @@ def driver_cursor(connection: Connection, statements: Statements) -> Iterator[Ex
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None  # a checked-out connection always has one
     statement = statements[dialect.name]
-    sql, constants = statement.sql, statement.constants
+    sql = statement.sql
     driver = dbapi_connection.cursor()
 
     def execute(params: dict[str, Any]) -> Any:
-        driver.execute(sql, {**constants, **params} if constants else params)
+        driver.execute(sql, statement.parameters(params))
         return driver
 
     try:
