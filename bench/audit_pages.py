@@ -70,9 +70,7 @@ def prepared(folder: Path, indexes: tuple[str, ...]) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA foreign_keys=OFF")  # sessions of users the file does not hold
-    for name in ("ix_audit_event_time", "ix_audit_event_user_id_time"):
-        connection.execute(f"DROP INDEX IF EXISTS {name}")  # as migrated on SQLite: none
-    for name in indexes:
+    for name in indexes:  # migrated on SQLite, audit_event has none (models.AuditEvent)
         connection.execute(INDEXES[name])
     now, later = stamp(datetime.now(UTC)), stamp(datetime.now(UTC) + timedelta(days=7))
     connection.execute("BEGIN")
