@@ -22,7 +22,7 @@ from authsvc.services.sessions import TokenPair
 from tests.conftest import unique_name
 from tests.helpers import PASSWORD
 
-RETENTION = timedelta(days=90)  # FLASK_AUDIT_RETENTION_DAYS' default
+RETENTION = timedelta(days=Settings.model_fields["audit_retention_days"].default)
 
 
 @pytest.fixture
