@@ -170,6 +170,13 @@ class VerifiedTokens:
             while len(self._entries) > self.size:
                 del self._entries[next(iter(self._entries))]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
