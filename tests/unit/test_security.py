@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -500,15 +501,39 @@ def test_callers_cannot_change_what_the_cache_holds(codec):
     assert codec.decode(issued.token, expected_type="access")["sub"] == "1"
 
 
-def test_the_cache_is_bounded(codec):
+def test_the_cache_is_bounded(codec, monkeypatch):
     tokens = [
         codec.encode(subject="1", token_type="access", session_id="s", now=utcnow()).token
         for _ in range(codec.verified.size + 10)
     ]
     for token in tokens:
         codec.decode(token, expected_type="access")
-    assert len(codec.verified._entries) == codec.verified.size
-    assert tokens[0] not in codec.verified._entries and tokens[-1] in codec.verified._entries
+    assert len(codec.verified) == codec.verified.size
+    calls = []
+    real = jwt.api_jwt.decode_complete
+    monkeypatch.setattr(jwt.api_jwt, "decode_complete", lambda *a, **k: calls.append(1) or real(*a, **k))
+    codec.decode(tokens[-1], expected_type="access")
+    assert calls == []  # the newest is still a hit
+    codec.decode(tokens[0], expected_type="access")
+    assert calls == [1]  # the oldest went first
+
+
+def test_the_cache_keeps_no_token_text(codec):
+    """A full cache is the working level of every worker's memory (docs/reliability.md): it keeps a
+    token's SHA-256 and its claims, not the 400-odd characters of the token itself."""
+    token = codec.encode(subject="1", token_type="access", session_id="s", now=utcnow()).token
+    references = sys.getrefcount(token)
+    codec.decode(token, expected_type="access")
+    assert len(codec.verified) == 1
+    assert sys.getrefcount(token) == references
+
+
+def test_a_hit_gives_the_claims_a_full_verification_gave(codec):
+    issued = codec.encode(subject="7", token_type="access", session_id="s", now=utcnow())
+    verified = codec.decode(issued.token, expected_type="access")
+    hit = codec.decode(issued.token, expected_type="access")
+    assert hit == verified and list(hit) == list(verified)
+    assert hit is not verified
 
 
 def test_a_token_tried_as_the_wrong_type_first_is_verified_once(codec, monkeypatch):
