@@ -31,6 +31,7 @@ GROUPS: dict[str, Callable[[Run], None]] = {
     "reads": reads.reads,  # /list/, whoami, a refused token
     "algorithms": algorithms.algorithms,  # whoami and /list/ under HS256, ES256, EdDSA
     "gthread": production.production,  # the production server, keep-alive
+    "arenas": production.arenas,  # the production server: 2 malloc arenas a worker against glibc's own limit
     "signin": writes.signin,  # POST /token/
     "writes": writes.writes,  # refresh, logout, register
     "synchronous": durability.synchronous,  # SQLite: the write rows under synchronous=NORMAL, then FULL

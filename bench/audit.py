@@ -52,7 +52,9 @@ def _cpu(measured: Measurement) -> float:
     return measured.cost.total_ms
 
 
-def versus(with_audit: Sequence[Measurement], without: Sequence[Measurement]) -> str:
+def versus(
+    with_audit: Sequence[Measurement], without: Sequence[Measurement], title: str = "with / without audit row"
+) -> str:
     """The ratio with / without of the medians of req/s and of (server + db) CPU per request, each
     with the range of the rounds' paired ratios (round i with over round i without)."""
     parts = []
@@ -60,7 +62,7 @@ def versus(with_audit: Sequence[Measurement], without: Sequence[Measurement]) ->
         ratio = statistics.median(map(figure, with_audit)) / statistics.median(map(figure, without))
         paired = [figure(a) / figure(b) for a, b in zip(with_audit, without, strict=True)]
         parts.append(f"{ratio:.3f}x {label} (rounds {min(paired):.3f}-{max(paired):.3f})")
-    return "with / without audit row: " + ", ".join(parts)
+    return f"{title}: " + ", ".join(parts)
 
 
 def by_round(runs: Sequence[Measurement]) -> str:
@@ -90,7 +92,7 @@ def _signin(run: Run) -> Callable[[Server], Measurement]:
     )  # fmt: skip
 
 
-def _walk(run: Run, path: str, kind: str) -> Callable[[Server], Measurement]:
+def walk(run: Run, path: str, kind: str) -> Callable[[Server], Measurement]:
     return lambda server: writes.walk_tokens(run, path, kind, server=server)[0]
 
 
@@ -115,8 +117,8 @@ def audit(run: Run) -> None:
             _warm(run, server)
         rows = (
             (f"{SIGNIN} (bcrypt cost {ROUNDS})", _signin(run)),
-            ("refresh (a fresh session's token each)", _walk(run, "/api/auth/refresh", "refresh")),
-            ("logout (a fresh session's access token each)", _walk(run, "/api/auth/logout", "access")),
+            ("refresh (a fresh session's token each)", walk(run, "/api/auth/refresh", "refresh")),
+            ("logout (a fresh session's access token each)", walk(run, "/api/auth/logout", "access")),
         )
         for name, measure in rows:
             kept, skipped = interleaved((with_audit, without), measure, AUDIT_ROUNDS)

@@ -6,8 +6,14 @@ because a sync worker closes each one. The floors are measured under the same se
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
+from bench import audit
 from bench.floors import measure_floors
+from bench.servers import Server, _status_kb
 from bench.suite import Run
+from bench.table import Measurement
 
 KIND = "gthread keep-alive"
 
@@ -28,3 +34,33 @@ def production(run: Run) -> None:
             run.add(f"{KIND}: {name}", measured, floor=floor, note=note)
     finally:
         server.stop()
+
+
+def arenas(run: Run) -> None:
+    """The production server as shipped (``gunicorn_conf`` limits each worker to two malloc arenas)
+    against glibc's own limit (eight per core, set with ``MALLOC_ARENA_MAX``, which the config leaves
+    alone), measured in turn round after round; then each one's worker RSS."""
+    bearer = run.admin_bearer()
+    own = 8 * (os.cpu_count() or 1)
+    shipped = run.server("authsvc:create_app()", "authsvc-arenas-2", production=True)
+    glibc = run.server(
+        "authsvc:create_app()", "authsvc-arenas-glibc", production=True, env={"MALLOC_ARENA_MAX": str(own)}
+    )
+    try:
+        rows: tuple[tuple[str, Callable[[Server], Measurement]], ...] = (
+            ("GET /list/ (100 users)", lambda server: run.measure(server, "/list/", headers=bearer)),
+            ("GET /api/auth/whoami", lambda server: run.measure(server, "/api/auth/whoami", headers=bearer)),
+            ("POST /api/auth/refresh (fresh sessions)", audit.walk(run, "/api/auth/refresh", "refresh")),
+        )
+        median = f"median of {audit.AUDIT_ROUNDS}"
+        for name, measure in rows:
+            two, many = audit.interleaved((shipped, glibc), measure, audit.AUDIT_ROUNDS)
+            run.add(f"{KIND}: {name}, 2 arenas ({median})", audit.median_of(two), note=audit.by_round(two))
+            note = f"{audit.versus(two, many, f'2 / {own} arenas')}; {audit.by_round(many)}"
+            run.add(f"{KIND}: {name}, {own} arenas ({median})", audit.median_of(many), note=note)
+        for label, server in (("2 arenas", shipped), (f"{own} arenas", glibc)):
+            rss = [_status_kb(pid, "VmRSS") / 1024 for pid in server.workers()]
+            print(f"worker RSS after the rounds, {label}: " + ", ".join(f"{mb:.1f} MB" for mb in rss))
+    finally:
+        shipped.stop()
+        glibc.stop()
