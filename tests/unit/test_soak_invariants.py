@@ -3,11 +3,13 @@ exactly when its rule is broken (bench/soak/invariants.py, docs/reliability.md).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
 from bench.soak import checks_service, invariants, report
+from bench.soak.faults import busiest, cpu_ticks
 from bench.soak.records import (
     Call,
     Facts,
@@ -177,3 +179,11 @@ def test_the_report_says_when_a_worker_peaked():
     text = report.render({}, run.records, run.observed, [verdict])
     row = next(line for line in text.splitlines() if line.startswith("| 100 |"))
     assert row.split("|")[2:-1] == [" 97.7 "] * 6 + [" 117.2 "] * 6  # 12 times from 0 to 59 s
+
+
+def test_the_kill_takes_the_busiest_worker():
+    """Its clients move to the others, which reach their working memory and load late: the harshest
+    case for *worker memory flat* and *full speed*, in every run rather than by chance."""
+    used = {101: 50, 102: 900, 103: 300}
+    assert busiest([101, 102, 103], ticks=used.__getitem__) == 102
+    assert cpu_ticks(os.getpid()) >= 0  # this process's own /proc line parses
