@@ -56,8 +56,9 @@ def limit_malloc_arenas() -> None:
     the most it ever held. A worker's threads then reach about a megabyte each only once they run
     at the same time, so a worker that takes over a stopped sibling's clients grew about 5 MB more
     than one that had them from the start (docs/reliability.md). Under the GIL they rarely allocate
-    at once, so two arenas cost no speed (docs/benchmarks.md). Set in the master before any worker
-    is forked, which the workers inherit. Elsewhere (musl, macOS) there is nothing to set.
+    at once; what two arenas cost in CPU was within the benchmark's noise (docs/benchmarks.md, "Malloc
+    arenas"). Set in the master before any worker is forked, which the workers inherit. Elsewhere
+    (musl, macOS) there is nothing to set.
     """
     if os.environ.get("MALLOC_ARENA_MAX"):
         return  # glibc read it itself at start
