@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from bench import audit
 from bench.floors import measure_floors
-from bench.servers import Server, _status_kb
+from bench.servers import Server, status_kb
 from bench.suite import Run
 from bench.table import Measurement
 
@@ -40,6 +40,8 @@ def arenas(run: Run) -> None:
     """The production server as shipped (``gunicorn_conf`` limits each worker to two malloc arenas)
     against glibc's own limit (eight per core, set with ``MALLOC_ARENA_MAX``, which the config leaves
     alone), measured in turn round after round; then each one's worker RSS."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        raise SystemExit("bench arenas: unset MALLOC_ARENA_MAX (both servers would inherit it)")
     bearer = run.admin_bearer()
     own = 8 * (os.cpu_count() or 1)
     shipped = run.server("authsvc:create_app()", "authsvc-arenas-2", production=True)
@@ -59,7 +61,7 @@ def arenas(run: Run) -> None:
             note = f"{audit.versus(two, many, f'2 / {own} arenas')}; {audit.by_round(many)}"
             run.add(f"{KIND}: {name}, {own} arenas ({median})", audit.median_of(many), note=note)
         for label, server in (("2 arenas", shipped), (f"{own} arenas", glibc)):
-            rss = [_status_kb(pid, "VmRSS") / 1024 for pid in server.workers()]
+            rss = [status_kb(pid, "VmRSS") / 1024 for pid in server.workers()]
             print(f"worker RSS after the rounds, {label}: " + ", ".join(f"{mb:.1f} MB" for mb in rss))
     finally:
         shipped.stop()

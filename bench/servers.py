@@ -73,7 +73,7 @@ class Server:
             self.process.wait()
 
 
-def _status_kb(pid: int, field: str) -> int:
+def status_kb(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
@@ -84,9 +84,9 @@ def reset_peaks(pids: list[int]) -> dict[int, int]:
     """Clear each worker's peak-RSS mark and return its current RSS (kB): the idle baseline."""
     for pid in pids:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    return {pid: _status_kb(pid, "VmRSS") for pid in pids}
+    return {pid: status_kb(pid, "VmRSS") for pid in pids}
 
 
 def peak_above_idle_mb(idle: dict[int, int]) -> float:
     """The largest growth of any one worker's peak RSS over its idle RSS, in MB."""
-    return max(_status_kb(pid, "VmHWM") - base for pid, base in idle.items()) / 1024
+    return max(status_kb(pid, "VmHWM") - base for pid, base in idle.items()) / 1024

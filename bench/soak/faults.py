@@ -46,10 +46,19 @@ def timeline(duration: float, prune_every: float) -> list[Event]:
     return sorted(faults + prunes, key=lambda event: event.at)
 
 
+def ticks_of(stat: str) -> int:
+    """The user and system CPU time in a /proc/<pid>/stat line, in clock ticks. The name, field 2,
+    may hold spaces and parentheses, so the fields are counted from its last ")"."""
+    after_name = stat.rsplit(")", 1)[1].split()
+    return int(after_name[11]) + int(after_name[12])  # fields 14 and 15: utime, stime
+
+
 def cpu_ticks(pid: int) -> int:
-    """The user and system CPU time a process has used, in clock ticks (/proc/<pid>/stat)."""
-    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(after_name[11]) + int(after_name[12])  # fields 14 and 15, utime and stime
+    """The CPU time a process has used, or -1 if it is gone."""
+    try:
+        return ticks_of(Path(f"/proc/{pid}/stat").read_text())
+    except OSError:
+        return -1
 
 
 def busiest(pids: list[int], ticks: Callable[[int], int] = cpu_ticks) -> int:

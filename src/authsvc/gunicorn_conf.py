@@ -50,7 +50,8 @@ MALLOC_ARENAS = 2
 
 
 def limit_malloc_arenas() -> None:
-    """Let each worker's threads share two malloc arenas, unless the operator chose with MALLOC_ARENA_MAX.
+    """Let each worker's threads share two malloc arenas, unless the operator chose (MALLOC_ARENA_MAX,
+    or glibc.malloc.arena_max in GLIBC_TUNABLES).
 
     glibc gives a thread that finds its arena busy a new one, up to eight per core, and each keeps
     the most it ever held. A worker's threads then reach about a megabyte each only once they run
@@ -60,8 +61,8 @@ def limit_malloc_arenas() -> None:
     arenas"). Set in the master before any worker is forked, which the workers inherit. Elsewhere
     (musl, macOS) there is nothing to set.
     """
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return  # glibc read it itself at start
+    if os.environ.get("MALLOC_ARENA_MAX") or "glibc.malloc.arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
+        return  # glibc read the operator's choice itself at start
     try:
         ctypes.CDLL(None).mallopt(M_ARENA_MAX, MALLOC_ARENAS)
     except (OSError, AttributeError):

@@ -144,9 +144,9 @@ VERIFIED_TOKENS = 4096
 
 
 class VerifiedTokens:
-    """A bounded map from a token's whole text (signature included) to the claims it verified to.
+    """A bounded map from the SHA-256 of a token's whole text (signature included) to its claims.
 
-    Keyed by the SHA-256 of the text, a forged or altered token can never be a hit (it would take a
+    Keyed by the digest, a forged or altered token can never be a hit (it would take a
     collision). An entry also remembers the key that verified it and only counts while the ring still
     hands out that very key for the kid, so a pruned or reloaded key sends its tokens back through
     full verification. Never a substitute for the revocation lookup, which every request still makes.

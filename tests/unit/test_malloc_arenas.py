@@ -16,8 +16,9 @@ import pytest
 from tests.commands import environment
 
 PROGRAM = """
-import ctypes, os, tempfile
+import ctypes, os, platform, tempfile
 calls = []
+real_cdll = ctypes.CDLL
 
 class Libc:
     def mallopt(self, option, value):
@@ -44,9 +45,14 @@ os.environ["MALLOC_ARENA_MAX"] = "4"
 gunicorn_conf.limit_malloc_arenas()
 results["operator"] = calls[:]
 del os.environ["MALLOC_ARENA_MAX"]
+os.environ["GLIBC_TUNABLES"] = "glibc.malloc.check=0:glibc.malloc.arena_max=4"
+gunicorn_conf.limit_malloc_arenas()
+results["tunables"] = calls[:]
+del os.environ["GLIBC_TUNABLES"]
 ctypes.CDLL = lambda name: NotGlibc()
 gunicorn_conf.limit_malloc_arenas()
 results["not glibc"] = "started"
+results["glibc"] = real_cdll(None).mallopt(-8, 2) if platform.libc_ver()[0] == "glibc" else None
 print(results)
 """
 
@@ -66,6 +72,13 @@ def test_the_master_limits_each_worker_to_two_malloc_arenas(results):
 
 def test_an_operators_own_malloc_arena_max_is_left_to_glibc(results):
     assert results["operator"] == []
+    assert results["tunables"] == []
+
+
+def test_glibc_takes_the_setting(results):
+    if results["glibc"] is None:
+        pytest.skip("not glibc: there is no mallopt to call")
+    assert results["glibc"] == 1  # mallopt's success
 
 
 def test_a_libc_without_mallopt_starts_all_the_same(results):

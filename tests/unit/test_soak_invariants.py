@@ -3,13 +3,12 @@ exactly when its rule is broken (bench/soak/invariants.py, docs/reliability.md).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
 from bench.soak import checks_service, invariants, report
-from bench.soak.faults import busiest, cpu_ticks
+from bench.soak.faults import busiest, cpu_ticks, ticks_of
 from bench.soak.records import (
     Call,
     Facts,
@@ -186,4 +185,9 @@ def test_the_kill_takes_the_busiest_worker():
     case for *worker memory flat* and *full speed*, in every run rather than by chance."""
     used = {101: 50, 102: 900, 103: 300}
     assert busiest([101, 102, 103], ticks=used.__getitem__) == 102
-    assert cpu_ticks(os.getpid()) >= 0  # this process's own /proc line parses
+    assert cpu_ticks(2**22 + 1) == -1  # no such process (past the kernel's largest pid): never chosen
+
+
+def test_cpu_ticks_are_utime_and_stime_after_an_awkward_name():
+    fields = " ".join(str(n) for n in range(3, 53))  # field n holds n; state (3) is a letter in life
+    assert ticks_of(f"4242 (gunicorn: worker ) (x) {fields}\n") == 14 + 15
