@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from bench import audit
+from bench import paired
 from bench.floors import measure_floors
 from bench.servers import Server, status_kb
 from bench.suite import Run
@@ -52,14 +52,14 @@ def arenas(run: Run) -> None:
         rows: tuple[tuple[str, Callable[[Server], Measurement]], ...] = (
             ("GET /list/ (100 users)", lambda server: run.measure(server, "/list/", headers=bearer)),
             ("GET /api/auth/whoami", lambda server: run.measure(server, "/api/auth/whoami", headers=bearer)),
-            ("POST /api/auth/refresh (fresh sessions)", audit.walk(run, "/api/auth/refresh", "refresh")),
+            ("POST /api/auth/refresh (fresh sessions)", paired.walk(run, "/api/auth/refresh", "refresh")),
         )
-        median = f"median of {audit.AUDIT_ROUNDS}"
+        median = f"median of {paired.PAIRED_ROUNDS}"
         for name, measure in rows:
-            two, many = audit.interleaved((shipped, glibc), measure, audit.AUDIT_ROUNDS)
-            run.add(f"{KIND}: {name}, 2 arenas ({median})", audit.median_of(two), note=audit.by_round(two))
-            note = f"{audit.versus(two, many, f'2 / {own} arenas')}; {audit.by_round(many)}"
-            run.add(f"{KIND}: {name}, {own} arenas ({median})", audit.median_of(many), note=note)
+            two, many = paired.interleaved((shipped, glibc), measure, paired.PAIRED_ROUNDS)
+            run.add(f"{KIND}: {name}, 2 arenas ({median})", paired.median_of(two), note=paired.by_round(two))
+            note = f"{paired.versus(two, many, f'2 / {own} arenas')}; {paired.by_round(many)}"
+            run.add(f"{KIND}: {name}, {own} arenas ({median})", paired.median_of(many), note=note)
         for label, server in (("2 arenas", shipped), (f"{own} arenas", glibc)):
             rss = [status_kb(pid, "VmRSS") / 1024 for pid in server.workers()]
             print(f"worker RSS after the rounds, {label}: " + ", ".join(f"{mb:.1f} MB" for mb in rss))

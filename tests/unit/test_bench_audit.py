@@ -1,10 +1,9 @@
-"""The audit rows of the benchmark: the "without" app's stand-in statement, and the summaries."""
+"""The audit rows of the benchmark: the "without" app's stand-in statement, and paired rounds' summaries."""
 
 from __future__ import annotations
 
 import pytest
-from bench import audit as bench_audit
-from bench import cpu, loadgen, no_audit
+from bench import cpu, loadgen, no_audit, paired
 from bench.table import Measurement
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -38,17 +37,17 @@ def _measured(rps: float, server_ms: float, database_ms: float | None = None) ->
 
 def test_median_of_takes_each_figures_median_and_sums_counts() -> None:
     runs = [_measured(100, 5.0, 1.0), _measured(300, 4.0, 3.0), _measured(200, 6.0, 2.0)]
-    median = bench_audit.median_of(runs)
+    median = paired.median_of(runs)
     assert (median.rps, median.result.p50_ms, median.result.p99_ms) == (200, 20, 40)
     assert (median.result.requests, median.result.non_2xx) == (300, 3)
     assert median.cost == cpu.Cost(5.0, 2.0)
-    assert bench_audit.median_of([_measured(100, 5.0)]).cost.database_ms is None
+    assert paired.median_of([_measured(100, 5.0)]).cost.database_ms is None
 
 
 def test_versus_gives_the_ratio_of_medians_and_the_paired_range() -> None:
     kept = [_measured(90, 2.2), _measured(100, 2.0), _measured(95, 2.1)]
     skipped = [_measured(100, 2.0), _measured(100, 2.0), _measured(100, 2.0)]
-    assert bench_audit.versus(kept, skipped) == (
+    assert paired.versus(kept, skipped, "with / without audit row") == (
         "with / without audit row: 0.950x req/s (rounds 0.900-1.000), 1.050x CPU/req (rounds 1.000-1.100)"
     )
 
@@ -60,6 +59,6 @@ def test_interleaved_alternates_which_server_goes_first() -> None:
         order.append(server)
         return _measured(len(order), 1.0)
 
-    first, second = bench_audit.interleaved(("a", "b"), measure, 3)  # type: ignore[arg-type]
+    first, second = paired.interleaved(("a", "b"), measure, 3)  # type: ignore[arg-type]
     assert order == ["a", "b", "b", "a", "a", "b"]
     assert [m.rps for m in first] == [1, 4, 5] and [m.rps for m in second] == [2, 3, 6]
