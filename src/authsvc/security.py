@@ -169,16 +169,15 @@ class VerifiedTokens:
         self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
-    def get(self, token: str, key: Key) -> dict[str, Any] | None:
-        """The claims as a new dict (the caller's to change), or None."""
-        entry = self._entries.get(_digest(token))
+    def get(self, digest: bytes, key: Key) -> dict[str, Any] | None:
+        """The claims of the token whose ``_digest`` this is, as a new dict (the caller's), or None."""
+        entry = self._entries.get(digest)
         if entry is None or entry[0] is not key:
             return None
         return dict(zip(entry[1], entry[2], strict=True))
 
-    def add(self, token: str, key: Key, claims: dict[str, Any]) -> None:
+    def add(self, digest: bytes, key: Key, claims: dict[str, Any]) -> None:
         names, values = tuple(claims), tuple(claims.values())
-        digest = _digest(token)
         with self._lock:
             if len(self._shapes) < self.SHAPES:
                 names = self._shapes.setdefault(names, names)
@@ -306,7 +305,8 @@ class TokenCodec:
             raise TokenInvalid()
         kid = _kid_of(token)
         key = self._key_for(kid)
-        seen = self.verified.get(token, key)
+        digest = _digest(token)  # keys the lookup and, on a miss, the entry: hashed once
+        seen = self.verified.get(digest, key)
         if seen is not None:
             return self._still_valid(seen, expected_type)
         try:
@@ -336,7 +336,7 @@ class TokenCodec:
             raise TokenInvalid()
         # Kept whatever type was asked for: a token tried as one type and then the other (an
         # introspection without a hint, a refresh token sent to whoami) is verified only once.
-        self.verified.add(token, key, claims)
+        self.verified.add(digest, key, claims)
         return self._still_valid(claims, expected_type)
 
     def _still_valid(self, claims: dict[str, Any], expected_type: TokenType) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import jwt
 import pytest
 from passlib.hash import bcrypt_sha256
 
+from authsvc import security
 from authsvc.exceptions import TokenInvalid
 from authsvc.keys import secret_kid
 from authsvc.models import utcnow
@@ -546,3 +547,14 @@ def test_a_token_tried_as_the_wrong_type_first_is_verified_once(codec, monkeypat
         codec.decode(issued.token, expected_type="access")
     assert codec.decode(issued.token, expected_type="refresh")["type"] == "refresh"
     assert len(calls) == 1
+
+
+def test_a_token_is_hashed_once_a_decode(codec, monkeypatch):
+    """The digest keys both the lookup and, on a miss, the entry added: one SHA-256, not two."""
+    calls = []
+    real = security._digest
+    monkeypatch.setattr(security, "_digest", lambda token: calls.append(1) or real(token))
+    issued = codec.encode(subject="1", token_type="access", session_id="s", now=utcnow())
+    codec.decode(issued.token, expected_type="access")  # a miss: verified, then kept
+    codec.decode(issued.token, expected_type="access")  # a hit
+    assert calls == [1, 1]
